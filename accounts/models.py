@@ -1,0 +1,297 @@
+"""The customer master and the ERP facts (SPEC §2)."""
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+from kam.money import MoneyField
+
+# How deep a group hierarchy may be walked; deeper means bad data, not a real group.
+MAX_HIERARCHY_DEPTH = 50
+
+
+class SalesTeam(models.Model):
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    manager = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("manager"),
+        on_delete=models.PROTECT,
+        related_name="managed_teams",
+    )
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, verbose_name=_("members"), related_name="sales_teams", blank=True
+    )
+
+    class Meta:
+        verbose_name = _("sales team")
+        verbose_name_plural = _("sales teams")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Customer(models.Model):
+    class Status(models.TextChoices):
+        ACTIVE = "active", _("Active")
+        DORMANT = "dormant", _("Dormant")
+        CLOSED = "closed", _("Closed")
+
+    class RelationshipLevel(models.TextChoices):
+        ORDINARY = "ordinary", _("Ordinary")
+        PARTNER = "partner", _("Partner")
+        STRATEGIC = "strategic", _("Strategic")
+
+    code = models.CharField(_("customer code"), max_length=50, unique=True)
+    name = models.CharField(_("name"), max_length=200)
+    industry = models.CharField(_("industry"), max_length=100, blank=True)
+    region = models.CharField(_("region"), max_length=100, blank=True)
+    parent = models.ForeignKey(
+        "self",
+        verbose_name=_("parent customer"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="children",
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("owner"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="owned_customers",
+    )
+    account_team = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("account team"),
+        related_name="team_customers",
+        blank=True,
+    )
+    status = models.CharField(_("status"), max_length=20, choices=Status, default=Status.ACTIVE)
+    relationship_level = models.CharField(
+        _("relationship level"),
+        max_length=20,
+        choices=RelationshipLevel,
+        default=RelationshipLevel.ORDINARY,
+    )
+    credit_limit = MoneyField(_("credit limit"), null=True, blank=True)
+    payment_terms_days = models.PositiveIntegerField(
+        _("payment terms (days)"), null=True, blank=True
+    )
+    referred_by = models.ForeignKey(
+        "self",
+        verbose_name=_("referred by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="referrals",
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("customer")
+        verbose_name_plural = _("customers")
+        ordering = ["code"]
+        indexes = [
+            models.Index(fields=["owner", "code"]),
+            models.Index(fields=["region"]),
+            models.Index(fields=["industry"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("accounts:customer-detail", args=[self.pk])
+
+    def clean(self) -> None:
+        super().clean()
+        if self.parent_id is None:
+            return
+        # Walk up from the new parent; meeting ourselves means the change closes a cycle.
+        seen = {self.pk} if self.pk else set()
+        current = self.parent_id
+        for _depth in range(MAX_HIERARCHY_DEPTH):
+            if current is None:
+                return
+            if current in seen:
+                raise ValidationError(
+                    {
+                        "parent": ValidationError(
+                            _("This parent would make the group hierarchy a cycle."),
+                            code="hierarchy_cycle",
+                        )
+                    }
+                )
+            seen.add(current)
+            current = (
+                Customer.objects.filter(pk=current).values_list("parent_id", flat=True).first()
+            )
+        raise ValidationError({"parent": _("The group hierarchy is deeper than allowed.")})
+
+
+class BuyingUnit(models.Model):
+    """A department, plant, subsidiary or project inside a customer that takes part in buying."""
+
+    class Kind(models.TextChoices):
+        DEPARTMENT = "department", _("Department")
+        PLANT = "plant", _("Plant")
+        SUBSIDIARY = "subsidiary", _("Subsidiary")
+        PROJECT = "project", _("Project")
+        OTHER = "other", _("Other")
+
+    customer = models.ForeignKey(
+        Customer, verbose_name=_("customer"), on_delete=models.CASCADE, related_name="buying_units"
+    )
+    name = models.CharField(_("name"), max_length=200)
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind, default=Kind.DEPARTMENT)
+
+    class Meta:
+        verbose_name = _("buying unit")
+        verbose_name_plural = _("buying units")
+        ordering = ["customer", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["customer", "name"], name="buying_unit_unique_name")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Contact(models.Model):
+    class Role(models.TextChoices):
+        DECISION_MAKER = "decision_maker", _("Decision maker")
+        INFLUENCER = "influencer", _("Influencer")
+        BUYER = "buyer", _("Buyer")
+        USER = "user", _("User")
+        TECHNICAL = "technical", _("Technical gatekeeper")
+        FINANCE = "finance", _("Finance approver")
+        GATEKEEPER = "gatekeeper", _("Gatekeeper")
+        OTHER = "other", _("Other")
+
+    class Influence(models.TextChoices):
+        HIGH = "high", _("High")
+        MEDIUM = "medium", _("Medium")
+        LOW = "low", _("Low")
+
+    class Attitude(models.TextChoices):
+        SUPPORTER = "supporter", _("Supporter")
+        NEUTRAL = "neutral", _("Neutral")
+        OPPONENT = "opponent", _("Opponent")
+        UNKNOWN = "unknown", _("Unknown")
+
+    # Fields finance must not see (SPEC §6): personal data, not figures.
+    PERSONAL_FIELDS = ("phone", "email", "birthday", "personal_notes")
+
+    buying_unit = models.ForeignKey(
+        BuyingUnit, verbose_name=_("buying unit"), on_delete=models.CASCADE, related_name="contacts"
+    )
+    name = models.CharField(_("name"), max_length=100)
+    title = models.CharField(_("title"), max_length=100, blank=True)
+    role = models.CharField(_("buying role"), max_length=20, choices=Role, default=Role.OTHER)
+    influence = models.CharField(
+        _("influence"), max_length=10, choices=Influence, default=Influence.MEDIUM
+    )
+    attitude = models.CharField(
+        _("attitude"), max_length=10, choices=Attitude, default=Attitude.UNKNOWN
+    )
+    phone = models.CharField(_("phone"), max_length=50, blank=True)
+    email = models.EmailField(_("email"), blank=True)
+    birthday = models.DateField(_("birthday"), null=True, blank=True)
+    personal_notes = models.TextField(_("personal notes"), blank=True)
+    reports_to = models.ForeignKey(
+        "self",
+        verbose_name=_("reports to"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="reports",
+    )
+    is_active = models.BooleanField(
+        _("active"), default=True, help_text=_("Off when the person has left.")
+    )
+
+    class Meta:
+        verbose_name = _("contact")
+        verbose_name_plural = _("contacts")
+        ordering = ["buying_unit", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["buying_unit", "name"], name="contact_unique_name")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        super().clean()
+        if self.reports_to_id and self.buying_unit_id:
+            if self.reports_to_id == self.pk:
+                raise ValidationError({"reports_to": _("A contact cannot report to themselves.")})
+            same_customer = Contact.objects.filter(
+                pk=self.reports_to_id, buying_unit__customer_id=self.buying_unit.customer_id
+            ).exists()
+            if not same_customer:
+                raise ValidationError(
+                    {
+                        "reports_to": ValidationError(
+                            _("A contact can only report to someone at the same customer."),
+                            code="other_customer",
+                        )
+                    }
+                )
+
+
+class SalesLine(models.Model):
+    """One ERP order line. Returns are negative lines."""
+
+    customer = models.ForeignKey(
+        Customer, verbose_name=_("customer"), on_delete=models.PROTECT, related_name="sales_lines"
+    )
+    order_ref = models.CharField(_("order ref"), max_length=50)
+    line_no = models.PositiveIntegerField(_("line no"), default=1)
+    order_date = models.DateField(_("order date"))
+    product_code = models.CharField(_("product code"), max_length=50, blank=True)
+    quantity = models.DecimalField(_("quantity"), max_digits=14, decimal_places=3, default=0)
+    revenue = MoneyField(_("net revenue"))
+    cost = MoneyField(_("cost"))
+    discount = MoneyField(_("discount"), default=0)
+
+    class Meta:
+        verbose_name = _("sales line")
+        verbose_name_plural = _("sales lines")
+        ordering = ["-order_date", "order_ref", "line_no"]
+        constraints = [
+            models.UniqueConstraint(fields=["order_ref", "line_no"], name="sales_line_unique_ref")
+        ]
+        # The nightly aggregation reads one customer's window, and all customers' windows.
+        indexes = [
+            models.Index(fields=["customer", "order_date"]),
+            models.Index(fields=["order_date"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order_ref}/{self.line_no}"
+
+
+class Receivable(models.Model):
+    customer = models.ForeignKey(
+        Customer, verbose_name=_("customer"), on_delete=models.PROTECT, related_name="receivables"
+    )
+    invoice_ref = models.CharField(_("invoice ref"), max_length=50, unique=True)
+    invoice_date = models.DateField(_("invoice date"))
+    due_date = models.DateField(_("due date"))
+    amount = MoneyField(_("amount"))
+    paid_date = models.DateField(_("paid date"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("receivable")
+        verbose_name_plural = _("receivables")
+        ordering = ["-invoice_date", "invoice_ref"]
+        indexes = [models.Index(fields=["customer", "invoice_date"])]
+
+    def __str__(self) -> str:
+        return self.invoice_ref

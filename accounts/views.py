@@ -1,0 +1,77 @@
+"""Screens of the customer master: home per role, customer list, customer page."""
+
+from django.core.paginator import Paginator
+from django.db.models import Prefetch
+from django.shortcuts import render
+from django.utils import timezone
+
+from accounts import selectors
+from accounts.filters import CustomerFilter
+from kam.roles import Role, may_see_personal_data, primary_role
+
+CUSTOMERS_PER_PAGE = 50
+
+
+def home(request):
+    """Each role lands on what it works with first."""
+    user = request.user
+    role = primary_role(user)
+    today = timezone.localdate()
+    context = {"role": role, "as_of": today}
+    if role == Role.ADMIN:
+        context["counts"] = selectors.master_data_counts()
+    elif role == Role.FINANCE:
+        context["region_totals"] = selectors.region_totals_visible_to(user, as_of=today)
+    elif role == Role.MANAGER:
+        context["members"] = selectors.team_members_with_account_counts(user)
+        context["strategic"] = (
+            selectors.customer_list_visible_to(user)
+            .filter(relationship_level="strategic")
+            .order_by("code")[:20]
+        )
+    if role in (Role.REP, Role.MANAGER):
+        context["my_accounts"] = (
+            selectors.customer_list_with_window_revenue(user, as_of=today)
+            .filter(owner=user)
+            .order_by("-window_revenue", "code")[:20]
+        )
+    return render(request, f"accounts/home_{role}.html", context)
+
+
+def customer_list(request):
+    visible = selectors.customer_list_visible_to(request.user)
+    customer_filter = CustomerFilter(request.GET or None, queryset=visible)
+    queryset = customer_filter.qs if customer_filter.is_bound else visible
+    page = Paginator(queryset.order_by("code"), CUSTOMERS_PER_PAGE).get_page(
+        request.GET.get("page")
+    )
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "accounts/customer_list.html",
+        {"filter": customer_filter, "page": page, "query": query.urlencode()},
+    )
+
+
+def customer_detail(request, pk: int):
+    user = request.user
+    customer = selectors.customer_get_for_user(user, pk)
+    contacts = selectors.contact_list_visible_to(user).select_related("reports_to").order_by("name")
+    buying_units = (
+        selectors.buying_unit_list_visible_to(user)
+        .filter(customer=customer)
+        .prefetch_related(Prefetch("contacts", queryset=contacts))
+        .order_by("name")
+    )
+    return render(
+        request,
+        "accounts/customer_detail.html",
+        {
+            "customer": customer,
+            "account_team": customer.account_team.order_by("username"),
+            "group_tree": selectors.customer_group_tree(user=user, customer=customer),
+            "buying_units": buying_units,
+            "show_personal_data": may_see_personal_data(user),
+        },
+    )

@@ -1,0 +1,20 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_not_required
+from django.urls import include, path
+from django.views.i18n import set_language
+
+from accounts import views as account_views
+
+admin.site.site_header = "KAM"
+admin.site.site_title = "KAM"
+
+urlpatterns = [
+    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # Anyone may pick a language, also on the sign-in page.
+    path("i18n/setlang/", login_not_required(set_language), name="set_language"),
+    path("", account_views.home, name="home"),
+    path("customers/", include("accounts.urls")),
+    path("admin/", admin.site.urls),
+]
