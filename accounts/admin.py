@@ -119,6 +119,7 @@ class SalesLineAdmin(FactAdmin):
     scope = staticmethod(selectors.sales_line_list_visible_to)
     list_display = ["order_ref", "line_no", "order_date", "customer", "revenue", "cost", "discount"]
     search_fields = ["order_ref", "customer__code"]
+    ordering = ["-order_date", "order_ref", "line_no"]
     show_full_result_count = False
 
 
@@ -127,3 +128,4 @@ class ReceivableAdmin(FactAdmin):
     scope = staticmethod(selectors.receivable_list_visible_to)
     list_display = ["invoice_ref", "customer", "invoice_date", "due_date", "amount", "paid_date"]
     search_fields = ["invoice_ref", "customer__code"]
+    ordering = ["-invoice_date", "invoice_ref"]
