@@ -5,7 +5,15 @@ from datetime import timedelta
 from django.contrib.auth import get_user_model
 from django.db.models import Count, F, Q, QuerySet, Sum
 
-from accounts.models import BuyingUnit, Contact, Customer, Receivable, SalesLine, SalesTeam
+from accounts.models import (
+    BuyingUnit,
+    Contact,
+    Customer,
+    ImportRun,
+    Receivable,
+    SalesLine,
+    SalesTeam,
+)
 from kam.roles import Role, get_object_in_scope_or_404, sees_all_accounts, user_roles
 
 User = get_user_model()
@@ -157,3 +165,8 @@ def master_data_counts() -> dict[str, int]:
         "receivables": Receivable.objects.count(),
         "users": User.objects.count(),
     }
+
+
+def import_run_list() -> QuerySet[ImportRun]:
+    """The import history; only finance and admins reach it (imports span every account)."""
+    return ImportRun.objects.select_related("user").defer("problems")

@@ -5,6 +5,7 @@ from accounts import views
 app_name = "accounts"
 
 urlpatterns = [
-    path("", views.customer_list, name="customer-list"),
-    path("<int:pk>/", views.customer_detail, name="customer-detail"),
+    path("customers/", views.customer_list, name="customer-list"),
+    path("customers/<int:pk>/", views.customer_detail, name="customer-detail"),
+    path("imports/", views.import_page, name="imports"),
 ]

@@ -64,3 +64,8 @@ def get_object_in_scope_or_404(queryset, **lookup):
         return queryset.get(**lookup)
     except (queryset.model.DoesNotExist, ValueError, TypeError):
         raise Http404 from None
+
+
+def may_import(user) -> bool:
+    """ERP imports touch every account: finance and admins only."""
+    return bool(user_roles(user) & {Role.ADMIN, Role.FINANCE})

@@ -148,6 +148,13 @@ USE_TZ = True
 
 KAM_CURRENCY = os.environ.get("KAM_CURRENCY", "CNY")
 
+# Imports: size limits are checked before a file is parsed; the problem list is capped.
+KAM_IMPORT_MAX_CSV_BYTES = env_int("KAM_IMPORT_MAX_CSV_BYTES", 200 * 1024 * 1024)
+KAM_IMPORT_MAX_XLSX_BYTES = env_int("KAM_IMPORT_MAX_XLSX_BYTES", 50 * 1024 * 1024)
+KAM_IMPORT_MAX_PROBLEMS = env_int("KAM_IMPORT_MAX_PROBLEMS", 1000)
+# Uploads bigger than this go to a temporary file instead of memory.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "staticfiles"

@@ -15,6 +15,6 @@ urlpatterns = [
     # Anyone may pick a language, also on the sign-in page.
     path("i18n/setlang/", login_not_required(set_language), name="set_language"),
     path("", account_views.home, name="home"),
-    path("customers/", include("accounts.urls")),
+    path("", include("accounts.urls")),
     path("admin/", admin.site.urls),
 ]

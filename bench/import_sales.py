@@ -1,0 +1,153 @@
+"""Benchmark: import N sales lines through the real import path vs a raw PostgreSQL COPY.
+
+    .venv/bin/python bench/import_sales.py [--lines 1000000] [--customers 10000]
+        [--database-url postgres://postgres@127.0.0.1:5432/kam_bench_import]
+
+Builds a throwaway database (dropped at the end), creates the customers, writes the CSV,
+then in the same run:
+  1. times `manage.py import_data sales FILE` in a child process (the real command:
+     parse, stage, check, upsert, commit) and reads the child's peak RSS;
+  2. times a bare `COPY bare FROM FILE (FORMAT csv, HEADER)` of the same file into an
+     unindexed table with the same column types: the floor any import is compared with.
+  3. re-imports the same file (nothing changes) and times that too.
+Prints lines/s, peak RSS and ratio_to_copy=. Goal: ratio <= 5, peak RSS <= 500 MB.
+"""
+
+import argparse
+import csv
+import os
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+from urllib.parse import urlparse
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def write_csv(path: Path, lines: int, customers: int) -> None:
+    rng = random.Random(42)
+    start = date(2024, 11, 25)
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        out = csv.writer(handle)
+        out.writerow(
+            ["customer_code", "order_ref", "line_no", "order_date", "product_code", "quantity",
+             "revenue", "cost", "discount"]
+        )  # fmt: skip
+        for n in range(lines):
+            revenue = rng.randrange(1_00, 500_000_00)
+            cost = revenue * rng.randrange(55, 90) // 100
+            out.writerow(
+                [
+                    f"B{rng.randrange(customers):06d}",
+                    f"SO-{n // 3:08d}",
+                    n % 3 + 1,
+                    (start + timedelta(days=rng.randrange(730))).isoformat(),
+                    f"P{rng.randrange(500):04d}",
+                    rng.randrange(1, 1000),
+                    f"{revenue // 100}.{revenue % 100:02d}",
+                    f"{cost // 100}.{cost % 100:02d}",
+                    f"{revenue // 2000}.{revenue % 100:02d}",
+                ]
+            )
+
+
+def manage(env: dict, *args: str) -> tuple[float, int, str]:
+    """Run manage.py in a child; return (seconds, peak RSS in bytes, output)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    started = time.perf_counter()
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    seconds = time.perf_counter() - started
+    if result.returncode != 0:
+        sys.exit(f"manage.py {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    # ru_maxrss of children is the largest child so far; the import is the largest one.
+    return seconds, max(peak_kb, before) * 1024, (result.stdout + result.stderr).strip()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--lines", type=int, default=1_000_000)
+    parser.add_argument("--customers", type=int, default=10_000)
+    parser.add_argument(
+        "--database-url", default="postgres://postgres@127.0.0.1:5432/kam_bench_import"
+    )
+    args = parser.parse_args()
+
+    url = urlparse(args.database_url)
+    name = url.path.lstrip("/")
+    admin_url = args.database_url.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        admin.execute(f'CREATE DATABASE "{name}"')
+    env = {
+        **os.environ,
+        "DATABASE_URL": args.database_url,
+        "DEBUG": "1",
+        "KAM_NO_DOTENV": "1",
+        "CELERY_BROKER_URL": "",
+        "KAM_IMPORT_MAX_CSV_BYTES": str(10 * 1024**3),
+    }
+    try:
+        manage(env, "migrate", "--noinput", "-v0")
+        with psycopg.connect(args.database_url, autocommit=True) as conn:
+            conn.execute(
+                "INSERT INTO accounts_customer (code, name, industry, region, status, "
+                "relationship_level, created_at, updated_at) "
+                "SELECT 'B' || lpad(n::text, 6, '0'), '客户' || n, '', '', 'active', 'ordinary', "
+                "now(), now() FROM generate_series(0, %s) AS n",
+                (args.customers - 1,),
+            )
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "sales.csv"
+            os.chmod(folder, 0o755)  # the PostgreSQL server reads the file for the COPY floor
+            started = time.perf_counter()
+            write_csv(path, args.lines, args.customers)
+            size = path.stat().st_size
+            print(f"wrote {args.lines:,} lines, {size / 1e6:.1f} MB in "
+                  f"{time.perf_counter() - started:.1f} s")  # fmt: skip
+
+            import_s, rss, output = manage(env, "import_data", "sales", str(path))
+            print(output)
+            reimport_s, _rss, output = manage(env, "import_data", "sales", str(path))
+            print(output)
+
+            with psycopg.connect(args.database_url, autocommit=True) as conn:
+                conn.execute(
+                    "CREATE TABLE bare (customer_code text, order_ref text, line_no integer, "
+                    "order_date date, product_code text, quantity numeric(14,3), "
+                    "revenue numeric(14,2), cost numeric(14,2), discount numeric(14,2))"
+                )
+                started = time.perf_counter()
+                conn.execute(f"COPY bare FROM '{path}' (FORMAT csv, HEADER)")
+                copy_s = time.perf_counter() - started
+                stored = conn.execute("SELECT count(*) FROM accounts_salesline").fetchone()[0]
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    if stored != args.lines:
+        sys.exit(f"stored {stored} sales lines, expected {args.lines}")
+    print(f"lines={args.lines} customers={args.customers}")
+    print(f"import_seconds={import_s:.2f} lines_per_second={args.lines / import_s:,.0f}")
+    print(f"reimport_seconds={reimport_s:.2f} (same file again: nothing changes)")
+    print(f"copy_seconds={copy_s:.2f}")
+    print(f"peak_rss_mb={rss / 1e6:.0f}")
+    print(f"ratio_to_copy={import_s / copy_s:.2f}")
+    ok = import_s / copy_s <= 5 and rss <= 500e6
+    print("goal (ratio <= 5, peak RSS <= 500 MB):", "met" if ok else "NOT met")
+
+
+if __name__ == "__main__":
+    main()
