@@ -90,6 +90,8 @@ def parse_email(text: str) -> str:
 
 def text_parser(max_length: int) -> Callable[[str], str]:
     def parse(text: str) -> str:
+        if "\x00" in text:
+            raise CellError(_("contains a NUL character"))
         if len(text) > max_length:
             raise CellError(_("longer than %(max)s characters") % {"max": max_length})
         return text
@@ -141,10 +143,27 @@ _CHINESE_LABELS = {
 class Column:
     name: str
     parse: Callable[[str], object]
-    sql_type: str  # of the staging table: text, integer, bigint, date, decimal
+    sql_type: str  # of the staging table: text, integer, money, date, decimal
     required: bool = False
     default: object = None  # staged when the cell is empty or the column is absent
     aliases: tuple[str, ...] = ()
+    # A regular expression for the cell in its plainest form, which `parse` accepts and
+    # PostgreSQL's COPY reads to the same value. Rows whose every cell matches are staged
+    # as they are (the fast path for million-line files); None: always parse.
+    fast: str | None = None
+
+
+def fast_text(max_length: int, *, allow_empty: bool = False) -> str:
+    """Text without surrounding space and without characters COPY would need escaped."""
+    body = rf"[^\s\x00\x1f\\](?:[^\x00\x1f\t\n\r\\]{{0,{max_length - 2}}}[^\s\x00\x1f\\])?"
+    return f"(?:{body})?" if allow_empty else body
+
+
+FAST_MONEY = r"-?\d{1,15}(?:\.\d{1,2})?"
+FAST_QUANTITY = r"-?\d{1,11}(?:\.\d{1,3})?"
+FAST_POSITIVE_INT = r"[1-9]\d{0,8}"
+# Days 29-31 take the careful path, which knows which months have them.
+FAST_DATE = r"(?:19|20)\d\d-(?:0[1-9]|1[0-2])-(?:0[1-9]|1\d|2[0-8])"
 
 
 @dataclass(frozen=True)
@@ -168,7 +187,9 @@ class Schema:
 
 
 _CODE = text_parser(50)
-_CUSTOMER_CODE = Column("customer_code", _CODE, "text", required=True, aliases=("客户编码",))
+_CUSTOMER_CODE = Column(
+    "customer_code", _CODE, "text", required=True, aliases=("客户编码",), fast=fast_text(50)
+)
 
 CUSTOMERS = Schema(
     "customers",
@@ -186,7 +207,7 @@ CUSTOMERS = Schema(
             default="ordinary",
             aliases=("关系层级", "关系级别"),
         ),
-        Column("credit_limit", parse_money, "bigint", aliases=("信用额度",)),
+        Column("credit_limit", parse_money, "money", aliases=("信用额度",)),
         Column("payment_terms_days", parse_days, "integer", aliases=("账期", "账期天数")),
         Column("referred_by_code", _CODE, "text", aliases=("推荐客户编码", "推荐人")),
         Column(
@@ -237,14 +258,49 @@ SALES = Schema(
     "sales",
     (
         _CUSTOMER_CODE,
-        Column("order_ref", _CODE, "text", required=True, aliases=("订单号",)),
-        Column("line_no", parse_positive_int, "integer", default=1, aliases=("行号",)),
-        Column("order_date", parse_date, "date", required=True, aliases=("日期", "订单日期")),
-        Column("product_code", _CODE, "text", default="", aliases=("产品编码", "物料编码")),
-        Column("quantity", parse_quantity, "decimal", default=Decimal("0"), aliases=("数量",)),
-        Column("revenue", parse_money, "bigint", required=True, aliases=("金额", "收入", "净收入")),
-        Column("cost", parse_money, "bigint", required=True, aliases=("成本",)),
-        Column("discount", parse_money, "bigint", default=0, aliases=("折扣",)),
+        Column("order_ref", _CODE, "text", required=True, aliases=("订单号",), fast=fast_text(50)),
+        Column(
+            "line_no",
+            parse_positive_int,
+            "integer",
+            default=1,
+            aliases=("行号",),
+            fast=FAST_POSITIVE_INT,
+        ),
+        Column(
+            "order_date",
+            parse_date,
+            "date",
+            required=True,
+            aliases=("日期", "订单日期"),
+            fast=FAST_DATE,
+        ),
+        Column(
+            "product_code",
+            _CODE,
+            "text",
+            default="",
+            aliases=("产品编码", "物料编码"),
+            fast=fast_text(50, allow_empty=True),
+        ),
+        Column(
+            "quantity",
+            parse_quantity,
+            "decimal",
+            default=Decimal("0"),
+            aliases=("数量",),
+            fast=FAST_QUANTITY,
+        ),
+        Column(
+            "revenue",
+            parse_money,
+            "money",
+            required=True,
+            aliases=("金额", "收入", "净收入"),
+            fast=FAST_MONEY,
+        ),
+        Column("cost", parse_money, "money", required=True, aliases=("成本",), fast=FAST_MONEY),
+        Column("discount", parse_money, "money", default=0, aliases=("折扣",), fast=FAST_MONEY),
     ),
     key=("order_ref", "line_no"),
 )
@@ -253,27 +309,37 @@ PAYMENTS = Schema(
     "payments",
     (
         _CUSTOMER_CODE,
-        Column("invoice_ref", _CODE, "text", required=True, aliases=("发票号",)),
-        Column("invoice_date", parse_date, "date", required=True, aliases=("开票日期", "发票日期")),
-        Column("due_date", parse_date, "date", required=True, aliases=("到期日", "应收日期")),
-        Column("amount", parse_money, "bigint", required=True, aliases=("金额", "发票金额")),
+        Column(
+            "invoice_ref", _CODE, "text", required=True, aliases=("发票号",), fast=fast_text(50)
+        ),
+        Column(
+            "invoice_date",
+            parse_date,
+            "date",
+            required=True,
+            aliases=("开票日期", "发票日期"),
+            fast=FAST_DATE,
+        ),
+        Column(
+            "due_date",
+            parse_date,
+            "date",
+            required=True,
+            aliases=("到期日", "应收日期"),
+            fast=FAST_DATE,
+        ),
+        Column(
+            "amount",
+            parse_money,
+            "money",
+            required=True,
+            aliases=("金额", "发票金额"),
+            fast=FAST_MONEY,
+        ),
+        # Unpaid invoices leave paid_date empty, which stages as NULL: the careful path.
         Column("paid_date", parse_date, "date", aliases=("付款日期", "回款日期")),
     ),
     key=("invoice_ref",),
 )
 
 SCHEMAS = {schema.kind: schema for schema in (CUSTOMERS, CONTACTS, SALES, PAYMENTS)}
-
-
-def check_row(kind: str, values: dict) -> list[tuple[str, str, object]]:
-    """Rules across cells of one row: (column, message, value) for each one broken."""
-    problems = []
-    if kind == "sales" and values["revenue"] > 0 and values["cost"] < 0:
-        problems.append(
-            ("cost", _("negative cost on a sale with positive revenue"), values["cost"])
-        )
-    if kind == "payments" and values["due_date"] < values["invoice_date"]:
-        problems.append(
-            ("due_date", _("the due date is before the invoice date"), values["due_date"])
-        )
-    return problems

@@ -12,10 +12,9 @@ Everything runs in one transaction; a dry run or any problem rolls it back, so a
 rejected file changes nothing and a dry run reports exactly what a real run would do.
 """
 
-import io
+import re
 import time
 from dataclasses import dataclass, field
-from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -23,7 +22,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.importing.schemas import SCHEMAS, CellError, Schema, check_row
+from accounts.importing.schemas import SCHEMAS, CellError, Schema
 from accounts.importing.sources import FileProblem, SizeLimits, open_table
 from accounts.models import BuyingUnit, Contact, Customer, ImportRun, Receivable, SalesLine
 
@@ -54,7 +53,7 @@ class ImportReport:
         self.problem_count += 1
         if len(self.problems) < settings.KAM_IMPORT_MAX_PROBLEMS:
             where = f"{self.file_name}:{row if row is not None else '-'}:{column or '-'}"
-            shown = "" if value is None else f" ({value})"
+            shown = "" if value is None else f" ({_printable(value)})"
             self.problems.append(f"{where}: {message}{shown}")
 
     def summary(self) -> str:
@@ -84,6 +83,14 @@ class ImportReport:
         if self.rows_read and self.rows_read == self.unchanged:
             text += _(" — the file was imported before; nothing changed")
         return text
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def _printable(value) -> str:
+    """A cell as a person can read it; control characters (NUL…) shown as \\xNN escapes."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", str(value))
 
 
 class _Rollback(Exception):
@@ -149,58 +156,76 @@ def _run(schema: Schema, table, report: ImportReport) -> None:
     present = _read_header(schema, table.header, report)
     if not report.accepted:
         return
-    _create_stage(schema)
     names = [column.name for column in schema.columns]
     width = len(table.header)
     parsers = [(index, schema.by_name[name]) for index, name in present]
-    absent = {c.name: c.default for c in schema.columns if c.name not in dict(present).values()}
-    chunk: list[tuple] = []
-    for number, cells in table.rows:
-        if not any(cell.strip() for cell in cells):
-            continue  # a blank line between rows is not data
-        report.rows_read += 1
-        if len(cells) > width:
-            report.add(
-                number,
-                None,
-                _("this row has %(cells)s cells but the header has %(columns)s")
-                % {"cells": len(cells), "columns": width},
+    present_names = {name for _index, name in present}
+    absent = {c.name: c.default for c in schema.columns if c.name not in present_names}
+    fast = _fast_row(schema, present, absent)
+    with _Stage(schema) as stage:
+        if fast is not None:
+            index_of = {name: index for index, name in present}
+            missing = [c.name for c in schema.columns if c.name not in index_of]
+            stage.set_text_layout(
+                [index_of[n] if n in index_of else width + missing.index(n) for n in names],
+                [absent[name] for name in missing],
             )
-            continue
-        values = dict(absent)
-        ok = True
-        for index, column in parsers:
-            text = cells[index].strip() if index < len(cells) else ""
-            if not text:
-                if column.required:
-                    report.add(number, column.name, _("a value is required"), '""')
-                    ok = False
-                values[column.name] = column.default
+        for number, cells in table.rows:
+            if fast is not None and len(cells) == width and fast.match("\x1f".join(cells)):
+                # Every cell is already in its plainest valid form: stage the text as it is.
+                report.rows_read += 1
+                stage.add_text(number, cells)
                 continue
-            try:
-                values[column.name] = column.parse(text)
-            except CellError as error:
-                report.add(number, column.name, str(error), text)
-                ok = False
-        if not ok:
-            continue
-        broken = check_row(schema.kind, values)
-        for column_name, message, value in broken:
-            report.add(number, column_name, message, _show(value, schema.by_name[column_name]))
-        if broken:
-            continue
-        chunk.append((number, *(values[name] for name in names)))
-        if len(chunk) >= CHUNK_ROWS:
-            _stage_rows(schema, chunk)
-            chunk = []
-    if chunk:
-        _stage_rows(schema, chunk)
+            if not any(cell.strip() for cell in cells):
+                continue  # a blank line between rows is not data
+            report.rows_read += 1
+            if len(cells) > width:
+                report.add(
+                    number,
+                    None,
+                    _("this row has %(cells)s cells but the header has %(columns)s")
+                    % {"cells": len(cells), "columns": width},
+                )
+                continue
+            values = dict(absent)
+            ok = True
+            for index, column in parsers:
+                text = cells[index].strip() if index < len(cells) else ""
+                if not text:
+                    if column.required:
+                        report.add(number, column.name, _("a value is required"), '""')
+                        ok = False
+                    values[column.name] = column.default
+                    continue
+                try:
+                    values[column.name] = column.parse(text)
+                except CellError as error:
+                    report.add(number, column.name, str(error), text)
+                    ok = False
+            if ok:
+                stage.add_values(number, [values[name] for name in names])
     if report.rows_read == 0:
         report.add(None, None, _("the file has a header but no data rows"))
         return
-    _check_in_database(schema, report, present_names={name for _i, name in present})
+    _check_in_database(schema, report, present_names=present_names)
     if report.accepted:
-        _APPLY[schema.kind](schema, report, {name for _i, name in present})
+        _APPLY[schema.kind](schema, report, present_names)
+
+
+def _fast_row(schema: Schema, present, absent):
+    """One pattern for a whole row of plain cells, or None when this file cannot use it.
+
+    Only PostgreSQL stages text as it is (COPY parses it); only columns with a `fast`
+    pattern qualify, and an absent column must have a default COPY can take as text.
+    """
+    if connection.vendor != "postgresql":
+        return None
+    if any(schema.by_name[name].fast is None for _index, name in present):
+        return None
+    if any(default is None for default in absent.values()):
+        return None
+    pattern = "\x1f".join(f"(?:{schema.by_name[name].fast})" for _index, name in present)
+    return re.compile(pattern + r"\Z")
 
 
 def _read_header(schema: Schema, header: list[str], report: ImportReport) -> list[tuple[int, str]]:
@@ -229,48 +254,104 @@ def _read_header(schema: Schema, header: list[str], report: ImportReport) -> lis
     return present
 
 
-def _show(value, column) -> str:
-    if column.sql_type == "bigint" and isinstance(value, int):
-        return str(Decimal(value).scaleb(-2))
-    return str(value)
-
-
 def _q(name: str) -> str:
     return connection.ops.quote_name(name)
 
 
-def _create_stage(schema: Schema) -> None:
-    types = {"text": "text", "integer": "integer", "bigint": "bigint", "date": "date"}
-    types["decimal"] = "numeric(14, 3)" if connection.vendor == "postgresql" else "decimal"
-    columns = ", ".join(f"{_q(c.name)} {types[c.sql_type]}" for c in schema.columns)
-    temp = "TEMPORARY TABLE"
-    with connection.cursor() as cursor:
-        cursor.execute(f"DROP TABLE IF EXISTS {STAGE}")
-        cursor.execute(f"CREATE {temp} {STAGE} (row_no integer NOT NULL, {columns})")
+def _money_sql(expression: str) -> str:
+    """Staged money -> integer cents. PostgreSQL stages the file's decimal text as numeric
+    (COPY parses it exactly); SQLite stages cents, parsed in Python."""
+    if connection.vendor == "postgresql":
+        return f"CAST({expression} * 100 AS bigint)"
+    return expression
+
+
+def _money_text(cents: int) -> str:
+    sign = "-" if cents < 0 else ""
+    return f"{sign}{abs(cents) // 100}.{abs(cents) % 100:02d}"
+
+
+class _Stage:
+    """The temporary staging table, filled in chunks (one COPY stream on PostgreSQL, so
+    the server stores rows while Python reads the next ones)."""
+
+    def __init__(self, schema: Schema):
+        self.schema = schema
+        self.columns = ["row_no", *(c.name for c in schema.columns)]
+        self.money = [c.sql_type == "money" for c in schema.columns]
+        self.postgres = connection.vendor == "postgresql"
+        self.pending: list = []
+
+    def __enter__(self):
+        money = "numeric(20, 2)" if self.postgres else "bigint"
+        decimal = "numeric(14, 3)" if self.postgres else "decimal"
+        types = {"text": "text", "integer": "integer", "money": money, "date": "date"}
+        types["decimal"] = decimal
+        columns = ", ".join(f"{_q(c.name)} {types[c.sql_type]}" for c in self.schema.columns)
+        self.cursor = connection.cursor()
+        self.cursor.execute(f"DROP TABLE IF EXISTS {STAGE}")
+        self.cursor.execute(f"CREATE TEMPORARY TABLE {STAGE} (row_no integer NOT NULL, {columns})")
+        if self.postgres:
+            quoted = ", ".join(_q(n) for n in self.columns)
+            self._copy_context = self.cursor.copy(f"COPY {STAGE} ({quoted}) FROM STDIN")
+            self.copy = self._copy_context.__enter__()
+        return self
+
+    def set_text_layout(self, positions: list[int], absent_defaults: list) -> None:
+        """Where each staged column comes from in a fast-path row: a position among the
+        file's cells followed by the absent columns' defaults."""
+        self.positions = positions
+        self.tail = [_copy_text(v) for v in absent_defaults]
+
+    def add_text(self, number: int, cells: list[str]) -> None:
+        """A fast-path row, staged as the text it is (PostgreSQL only)."""
+        row = cells + self.tail
+        self.pending.append(f"{number}\t" + "\t".join([row[i] for i in self.positions]))
+        if len(self.pending) >= CHUNK_ROWS:
+            self.flush()
+
+    def add_values(self, number: int, values: list) -> None:
+        """A parsed row: values in schema order (money in cents)."""
+        if self.postgres:
+            texts = [
+                _money_text(v) if is_money and v is not None else _copy_text(v)
+                for v, is_money in zip(values, self.money, strict=True)
+            ]
+            self.pending.append(f"{number}\t" + "\t".join(texts))
+        else:
+            self.pending.append((number, *values))
+        if len(self.pending) >= CHUNK_ROWS:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        if self.postgres:
+            self.pending.append("")
+            self.copy.write("\n".join(self.pending))
+        else:
+            marks = ", ".join(["%s"] * len(self.columns))
+            self.cursor.executemany(f"INSERT INTO {STAGE} VALUES ({marks})", self.pending)
+        self.pending = []
+
+    def __exit__(self, exc_type, exc, traceback):
+        try:
+            if exc_type is None:
+                self.flush()
+            if self.postgres:
+                self._copy_context.__exit__(exc_type, exc, traceback)
+                if exc_type is None:
+                    # Temporary tables are never auto-analysed; the checks' plans need estimates.
+                    self.cursor.execute(f"ANALYZE {STAGE}")
+        finally:
+            self.cursor.close()
+        return False
 
 
 def _drop_stage() -> None:
     # The stage lives on the connection; drop it so the next import starts clean.
     with connection.cursor() as cursor:
         cursor.execute(f"DROP TABLE IF EXISTS {STAGE}")
-
-
-def _stage_rows(schema: Schema, rows: list[tuple]) -> None:
-    names = ["row_no", *(c.name for c in schema.columns)]
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            buffer = io.StringIO()
-            for row in rows:
-                buffer.write("\t".join(_copy_text(v) for v in row))
-                buffer.write("\n")
-            columns = ", ".join(_q(n) for n in names)
-            with cursor.copy(f"COPY {STAGE} ({columns}) FROM STDIN") as copy:
-                copy.write(buffer.getvalue())
-            # Temporary tables are never auto-analysed; the checks' join plans need estimates.
-            cursor.execute(f"ANALYZE {STAGE}")
-        else:
-            marks = ", ".join(["%s"] * len(names))
-            cursor.executemany(f"INSERT INTO {STAGE} VALUES ({marks})", rows)
 
 
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
@@ -299,11 +380,11 @@ def _count(sql: str, params=()) -> int:
         return cursor.fetchone()[0]
 
 
-def _report_rows(report, sql, column, message) -> None:
+def _report_rows(report, sql, column, message, *, money: bool = False) -> None:
     """Each (row_no, value) from `sql` is a problem on `column`; all are counted."""
     rows = _fetch_limited(sql)
     for row_no, value in rows[: settings.KAM_IMPORT_MAX_PROBLEMS]:
-        report.add(row_no, column, message, value)
+        report.add(row_no, column, message, _money_text(value) if money else value)
     if len(rows) > settings.KAM_IMPORT_MAX_PROBLEMS:
         # Listed ones are counted by add(); count the rest without fetching them.
         report.problem_count += _count(sql) - settings.KAM_IMPORT_MAX_PROBLEMS
@@ -325,6 +406,21 @@ def _check_in_database(schema: Schema, report: ImportReport, present_names: set[
         _("duplicate key: the same %(key)s appears earlier in the file")
         % {"key": " + ".join(schema.key)},
     )
+    if schema.kind == "sales":
+        _report_rows(
+            report,
+            f"SELECT row_no, {_money_sql('cost')} FROM {STAGE} WHERE revenue > 0 AND cost < 0",
+            "cost",
+            _("negative cost on a sale with positive revenue"),
+            money=True,
+        )
+    if schema.kind == "payments":
+        _report_rows(
+            report,
+            f"SELECT row_no, due_date FROM {STAGE} WHERE due_date < invoice_date",
+            "due_date",
+            _("the due date is before the invoice date"),
+        )
     if "customer_code" in schema.by_name:
         _report_rows(
             report,
@@ -344,6 +440,13 @@ def _check_in_database(schema: Schema, report: ImportReport, present_names: set[
                     column,
                     _("unknown customer code: not in KAM and not in this file"),
                 )
+        if "referred_by_code" in present_names:
+            _report_rows(
+                report,
+                f"SELECT row_no, referred_by_code FROM {STAGE} WHERE referred_by_code = code",
+                "referred_by_code",
+                _("a customer cannot refer itself"),
+            )
         if "owner" in present_names:
             _report_rows(
                 report,
@@ -432,7 +535,7 @@ def _apply_customers(schema: Schema, report: ImportReport, present: set[str]) ->
         ("industry", "s.industry", "industry"),
         ("region", "s.region", "region"),
         ("relationship_level", "s.relationship_level", "relationship_level"),
-        ("credit_limit", "s.credit_limit", "credit_limit"),
+        ("credit_limit", _money_sql("s.credit_limit"), "credit_limit"),
         ("payment_terms_days", "s.payment_terms_days", "payment_terms_days"),
         ("status", "s.status", "status"),
         ("owner_id", f"(SELECT u.id FROM {user} u WHERE u.username = s.owner)", "owner"),
@@ -504,11 +607,16 @@ def _apply_contacts(schema: Schema, report: ImportReport, present: set[str]) -> 
     )
 
 
+def _staged(schema: Schema, name: str) -> str:
+    expression = f"s.{_q(name)}"
+    return _money_sql(expression) if schema.by_name[name].sql_type == "money" else expression
+
+
 def _apply_facts(model, key_names, value_names):
     def apply(schema: Schema, report: ImportReport, present: set[str]) -> None:
         customer = _q(Customer._meta.db_table)
         own = [("customer_id", "c.id", "customer_code")]
-        own += [(name, f"s.{_q(name)}", name) for name in value_names]
+        own += [(name, _staged(schema, name), name) for name in value_names]
         values = _selected(schema, present, own)
         absent = [(t, e) for t, e, source in own if source not in present]
         report.created, report.updated = _upsert(
