@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -181,6 +182,23 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 4 * 3600)
+}
+
+# The nightly contribution run (SPEC §3), on the beat schedule in TIME_ZONE.
+KAM_NIGHTLY_HOUR = env_int("KAM_NIGHTLY_HOUR", 2)
+KAM_NIGHTLY_MINUTE = env_int("KAM_NIGHTLY_MINUTE", 0)
+# Hard limit of one run, in seconds; must stay below the visibility timeout.
+KAM_RECOMPUTE_TIME_LIMIT = env_int("KAM_RECOMPUTE_TIME_LIMIT", 2 * 3600)
+if CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] <= KAM_RECOMPUTE_TIME_LIMIT:
+    raise ImproperlyConfigured(
+        "KAM_RECOMPUTE_TIME_LIMIT must be below CELERY_VISIBILITY_TIMEOUT, or Redis would "
+        "hand a run that is still going to a second worker."
+    )
+CELERY_BEAT_SCHEDULE = {
+    "recompute-contribution-nightly": {
+        "task": "tiers.tasks.recompute_contribution_nightly",
+        "schedule": crontab(hour=KAM_NIGHTLY_HOUR, minute=KAM_NIGHTLY_MINUTE),
+    },
 }
 
 LOGGING = {

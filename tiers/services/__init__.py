@@ -1,0 +1,1 @@
+"""Contribution and tiering: pure functions (pareto, rules) and the recompute orchestration."""

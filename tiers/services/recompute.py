@@ -1,0 +1,420 @@
+"""contribution_recompute: aggregate in the database, decide in pandas, publish atomically.
+
+1. A PostgreSQL advisory lock (session level) keeps two runs from overlapping; a worker
+   that dies closes its connection and so releases it. A second caller gets RunInProgress.
+2. A ContributionRun row is committed as "running"; readers only ever read the current run.
+3. A few SQL statements aggregate sales lines and receivables to one row per customer.
+4. The pure functions (pareto, rules) decide tiers; pandas sees one row per customer.
+5. The run's rows are written (COPY on PostgreSQL), outside any reader's view.
+6. One short transaction publishes: it applies managers' overrides as they are at that
+   moment, makes this run current and the previous one not. Overrides and publication
+   take the same transaction-level lock, so an override made during a run is never lost.
+7. Same-date runs that were replaced, and runs that died, are deleted afterwards.
+"""
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from datetime import date, timedelta
+from fractions import Fraction
+
+import pandas as pd
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from accounts.models import Customer, Receivable, SalesLine
+from kam.money import from_cents
+from tiers.models import ContributionRun, CustomerContribution, TierOverride, TierPolicy
+from tiers.services.pareto import pareto_tiers
+from tiers.services.rules import Policy, decide_tiers, is_candidate
+
+logger = logging.getLogger(__name__)
+
+# Advisory lock keys: arbitrary constants, unique to KAM within the database.
+RUN_LOCK_KEY = 0x4B414D01
+PUBLISH_LOCK_KEY = 0x4B414D02
+
+
+class RunInProgress(Exception):
+    """Another contribution run holds the lock; this caller did nothing."""
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    run_id: int
+    as_of: date
+    customers: int
+    total_revenue: object
+    total_gross_profit: object
+    seconds: float
+    tiers: dict
+
+    def __str__(self) -> str:
+        counts = ", ".join(f"{tier} {n}" for tier, n in sorted(self.tiers.items()))
+        return (
+            f"contribution run {self.run_id} as of {self.as_of}: {self.customers} customers "
+            f"({counts}), revenue {self.total_revenue}, gross profit "
+            f"{self.total_gross_profit}, {self.seconds:.1f} s"
+        )
+
+
+def policy_current() -> TierPolicy:
+    """The newest policy version; the defaults of SPEC §3 when none was saved yet."""
+    policy = TierPolicy.objects.order_by("-created_at", "-id").first()
+    return policy or TierPolicy.objects.create(note="SPEC §3 defaults")
+
+
+def policy_frozen(policy: TierPolicy) -> Policy:
+    return Policy(
+        window_days=policy.window_days,
+        a_cutoff=Fraction(policy.a_cutoff),
+        b_cutoff=Fraction(policy.b_cutoff),
+        one_off_lookback_days=policy.one_off_lookback_days,
+        one_off_max_months=policy.one_off_max_months,
+        one_off_cap=policy.one_off_cap,
+        low_margin_ratio=Fraction(policy.low_margin_ratio),
+        low_margin_cap=policy.low_margin_cap,
+        squeezer_discount_rate=Fraction(policy.squeezer_discount_rate),
+        squeezer_return_rate=Fraction(policy.squeezer_return_rate),
+        squeezer_days_late=policy.squeezer_days_late,
+        squeezer_cap=policy.squeezer_cap,
+    )
+
+
+def contribution_recompute(*, as_of: date) -> RunSummary:
+    """Compute and publish the run for `as_of`; raise RunInProgress if one is running."""
+    with _run_lock():
+        started_at, started = timezone.now(), time.monotonic()
+        _delete_dead_runs()
+        policy = policy_current()
+        run = ContributionRun.objects.create(as_of=as_of, policy=policy, started_at=started_at)
+        try:
+            frame, totals = _compute(as_of=as_of, policy=policy_frozen(policy))
+            _write_rows(run, frame)
+            duration_ms = int((time.monotonic() - started) * 1000)
+            _publish(run, frame, totals, duration_ms=duration_ms)
+        except BaseException as error:
+            ContributionRun.objects.filter(pk=run.pk).update(
+                status=ContributionRun.Status.FAILED, error=repr(error)[:2000]
+            )
+            raise
+        _delete_replaced_runs(run)
+    summary = RunSummary(
+        run_id=run.pk,
+        as_of=as_of,
+        customers=len(frame),
+        total_revenue=totals["revenue"],
+        total_gross_profit=totals["gross_profit"],
+        seconds=time.monotonic() - started,
+        tiers=frame["tier"].value_counts().to_dict(),
+    )
+    logger.info("%s", summary)
+    return summary
+
+
+# -- locking -------------------------------------------------------------------------------
+
+
+class _run_lock:
+    def __enter__(self):
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_try_advisory_lock(%s)", [RUN_LOCK_KEY])
+                if not cursor.fetchone()[0]:
+                    raise RunInProgress("a contribution run is in progress; this one did nothing")
+        return self
+
+    def __exit__(self, *exc):
+        if connection.vendor == "postgresql" and connection.connection is not None:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [RUN_LOCK_KEY])
+        return False
+
+
+def publish_lock() -> None:
+    """Serialise publication with override writes (inside their transactions)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [PUBLISH_LOCK_KEY])
+
+
+# -- aggregation in the database -----------------------------------------------------------
+
+
+def _q(name: str) -> str:
+    return connection.ops.quote_name(name)
+
+
+def _compute(*, as_of: date, policy: Policy) -> tuple[pd.DataFrame, dict]:
+    customers = pd.DataFrame.from_records(
+        Customer.objects.order_by("pk").values_list("pk", "code"), columns=["customer_id", "code"]
+    ).set_index("customer_id")
+    sales = _sales_window(as_of, policy.window_days)
+    frame = customers.join(sales, how="left")
+    for column in ("revenue", "gross_profit", "pos_revenue", "returns", "pos_discount"):
+        frame[column] = frame[column].fillna(0).astype("int64")
+    company_revenue = int(frame["revenue"].sum())
+    company_profit = int(frame["gross_profit"].sum())
+
+    profit = pareto_tiers(
+        frame["gross_profit"], frame["code"], a_cutoff=policy.a_cutoff, b_cutoff=policy.b_cutoff
+    )
+    revenue = pareto_tiers(
+        frame["revenue"], frame["code"], a_cutoff=policy.a_cutoff, b_cutoff=policy.b_cutoff
+    )
+    frame["profit_tier"] = profit["tier"]
+    frame["revenue_tier"] = revenue["tier"]
+    frame["profit_share"] = profit["share"]
+    frame["cumulative_profit_share"] = profit["cumulative"]
+    frame["profit_rank"] = profit["rank"]
+    frame["revenue_share"] = frame["revenue"] / company_revenue if company_revenue else 0.0
+
+    candidates = [
+        customer_id
+        for customer_id, p, r in zip(
+            frame.index, frame["profit_tier"], frame["revenue_tier"], strict=True
+        )
+        if is_candidate(p, r)
+    ]
+    months = _order_months(as_of, policy, frame.loc[candidates])
+    frame["order_months"] = [months.get(pk) for pk in frame.index]
+    late = _lateness(as_of, policy.window_days)
+    frame = frame.join(late, how="left")
+    frame["late_amount"] = frame["late_amount"].fillna(0).astype("int64")
+    frame["late_weighted"] = (
+        frame["late_weighted"].astype(object).where(frame["late_weighted"].notna(), 0)
+    )
+
+    decided = decide_tiers(
+        frame, company_revenue=company_revenue, company_profit=company_profit, policy=policy
+    )
+    frame = frame.join(decided)
+    frame["tier"] = frame["computed_tier"]
+    frame["margin"] = [
+        profit_cents / revenue_cents if revenue_cents > 0 else None
+        for profit_cents, revenue_cents in zip(frame["gross_profit"], frame["revenue"], strict=True)
+    ]
+    frame["previous_tier"] = _previous_tiers(as_of).reindex(frame.index).fillna("")
+    totals = {
+        "revenue": from_cents(company_revenue),
+        "gross_profit": from_cents(company_profit),
+        "margin": company_profit / company_revenue if company_revenue > 0 else None,
+    }
+    return frame, totals
+
+
+def _sales_window(as_of: date, window_days: int) -> pd.DataFrame:
+    """One scan of the window: the figures of SPEC §3 per customer, in integer cents."""
+    start = as_of - timedelta(days=window_days)
+    table = _q(SalesLine._meta.db_table)
+    positive = "CASE WHEN revenue > 0 THEN {} ELSE 0 END"
+    sql = (
+        f"SELECT customer_id, SUM(revenue), SUM(revenue - cost), "
+        f"SUM({positive.format('revenue')}), "
+        f"SUM(CASE WHEN revenue < 0 THEN -revenue ELSE 0 END), "
+        f"SUM({positive.format('discount')}) "
+        f"FROM {table} WHERE order_date > %s AND order_date <= %s GROUP BY customer_id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [start, as_of])
+        rows = cursor.fetchall()
+    columns = ["customer_id", "revenue", "gross_profit", "pos_revenue", "returns", "pos_discount"]
+    frame = pd.DataFrame.from_records([tuple(int(v) for v in row) for row in rows], columns=columns)
+    return frame.set_index("customer_id")
+
+
+def _order_months(as_of: date, policy: Policy, candidates: pd.DataFrame) -> dict:
+    """Distinct calendar months with a sale (revenue > 0) in the look-back, for candidates.
+
+    Only candidates that bought in at most `one_off_max_months` months of the window can
+    trip the rule, but which those are needs the months anyway; the query reads only
+    candidates' lines through the (customer, order_date) index.
+    """
+    if candidates.empty:
+        return {}
+    start = as_of - timedelta(days=policy.one_off_lookback_days)
+    table = _q(SalesLine._meta.db_table)
+    if connection.vendor == "postgresql":
+        month = "date_trunc('month', order_date)"
+        where = "customer_id = ANY(%s)"
+        params = [list(map(int, candidates.index)), start, as_of]
+    else:
+        month = "strftime('%%Y-%%m', order_date)"
+        where = f"customer_id IN ({', '.join(str(int(pk)) for pk in candidates.index)})"
+        params = [start, as_of]
+    sql = (
+        f"SELECT customer_id, COUNT(DISTINCT {month}) FROM {table} "
+        f"WHERE {where} AND revenue > 0 AND order_date > %s AND order_date <= %s "
+        f"GROUP BY customer_id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        months = dict(cursor.fetchall())
+    return {pk: int(months.get(pk, 0)) for pk in candidates.index}
+
+
+def _lateness(as_of: date, window_days: int) -> pd.DataFrame:
+    """Σ amount and Σ amount × days late of receivables invoiced in the window (SPEC §3)."""
+    start = as_of - timedelta(days=window_days)
+    table = _q(Receivable._meta.db_table)
+    end = "CASE WHEN paid_date IS NOT NULL AND paid_date <= %s THEN paid_date ELSE %s END"
+    if connection.vendor == "postgresql":
+        days = f"GREATEST(0, ({end})::date - due_date)"
+        weighted = f"SUM(amount::numeric * {days})"
+    else:
+        days = f"MAX(0, CAST(julianday({end}) - julianday(due_date) AS INTEGER))"
+        weighted = f"SUM(amount * {days})"
+    sql = (
+        f"SELECT customer_id, SUM(amount), {weighted} FROM {table} "
+        f"WHERE invoice_date > %s AND invoice_date <= %s GROUP BY customer_id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [as_of, as_of, start, as_of])
+        rows = cursor.fetchall()
+    frame = pd.DataFrame.from_records(
+        [(pk, int(amount), int(weighted)) for pk, amount, weighted in rows],
+        columns=["customer_id", "late_amount", "late_weighted"],
+    )
+    frame["late_weighted"] = frame["late_weighted"].astype(object)
+    return frame.set_index("customer_id")
+
+
+def _previous_tiers(as_of: date) -> pd.Series:
+    """Each customer's tier in the latest earlier successful run."""
+    previous = (
+        ContributionRun.objects.filter(status=ContributionRun.Status.SUCCEEDED, as_of__lt=as_of)
+        .order_by("-as_of", "-id")
+        .first()
+    )
+    if previous is None:
+        return pd.Series(dtype=object)
+    rows = CustomerContribution.objects.filter(run=previous).values_list("customer_id", "tier")
+    return pd.Series(dict(rows), dtype=object)
+
+
+# -- writing and publishing ----------------------------------------------------------------
+
+_COLUMNS = [
+    "customer_id", "revenue", "gross_profit", "margin", "revenue_share", "profit_share",
+    "cumulative_profit_share", "profit_rank", "revenue_tier", "profit_tier", "computed_tier",
+    "tier", "previous_tier", "excluded", "exclusion_rules", "override", "order_months",
+    "discount_rate", "return_rate", "avg_days_late", "reasons",
+]  # fmt: skip
+
+
+def _write_rows(run: ContributionRun, frame: pd.DataFrame) -> None:
+    def number(value, places):
+        if value is None or pd.isna(value):
+            return None
+        return f"{value:.{places}f}"
+
+    records = []
+    for customer_id, row in zip(frame.index, frame.itertuples(index=False), strict=True):
+        records.append(
+            (
+                run.pk,
+                int(customer_id),
+                int(row.revenue),
+                int(row.gross_profit),
+                number(row.margin, 6),
+                number(row.revenue_share, 6),
+                number(row.profit_share, 6),
+                number(row.cumulative_profit_share, 6),
+                None if pd.isna(row.profit_rank) else int(row.profit_rank),
+                row.revenue_tier,
+                row.profit_tier,
+                row.computed_tier,
+                row.tier,
+                row.previous_tier,
+                bool(row.excluded),
+                row.exclusion_rules,
+                "",
+                None if pd.isna(row.order_months) else int(row.order_months),
+                number(row.discount_rate, 6),
+                number(row.return_rate, 6),
+                number(row.avg_days_late, 2),
+                json.dumps(row.reasons, ensure_ascii=False),
+            )
+        )
+    table = _q(CustomerContribution._meta.db_table)
+    columns = ["run_id", *_COLUMNS]
+    with transaction.atomic(), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            quoted = ", ".join(_q(c) for c in columns)
+            with cursor.copy(f"COPY {table} ({quoted}) FROM STDIN") as copy:
+                for record in records:
+                    copy.write_row(record)
+        else:
+            marks = ", ".join(["%s"] * len(columns))
+            cursor.executemany(
+                f"INSERT INTO {table} ({', '.join(_q(c) for c in columns)}) VALUES ({marks})",
+                records,
+            )
+
+
+def _publish(run: ContributionRun, frame, totals, *, duration_ms: int) -> None:
+    with transaction.atomic():
+        publish_lock()
+        overrides_apply(run=run)
+        ContributionRun.objects.filter(is_current=True).update(is_current=False)
+        ContributionRun.objects.filter(pk=run.pk).update(
+            status=ContributionRun.Status.SUCCEEDED,
+            is_current=True,
+            finished_at=timezone.now(),
+            duration_ms=duration_ms,
+            customer_count=len(frame),
+            total_revenue=totals["revenue"],
+            total_gross_profit=totals["gross_profit"],
+            company_margin=None if totals["margin"] is None else round(totals["margin"], 6),
+        )
+
+
+def overrides_apply(*, run: ContributionRun, customer_id: int | None = None) -> None:
+    """Put each customer's active override (latest, not revoked, not expired as of the
+    run's date) into the run's `tier` and `override`; the computed tier stays as it was."""
+    latest = {}
+    overrides = TierOverride.objects.filter(revoked_at__isnull=True).order_by(
+        "customer_id", "-created_at", "-id"
+    )
+    if customer_id is not None:
+        overrides = overrides.filter(customer_id=customer_id)
+    for override in overrides:
+        latest.setdefault(override.customer_id, override)
+    active = {
+        pk: o for pk, o in latest.items() if o.expires_on is None or o.expires_on >= run.as_of
+    }
+    rows = CustomerContribution.objects.filter(run=run)
+    if customer_id is not None:
+        rows = rows.filter(customer_id=customer_id)
+    # Undo overrides that ended, then set the active ones.
+    rows.exclude(customer_id__in=active).exclude(override="").update(
+        tier=F("computed_tier"), override=""
+    )
+    for pk, override in active.items():
+        text = f"{override.tier}: {override.reason}"
+        if override.expires_on:
+            text += f" (→ {override.expires_on})"
+        rows.filter(customer_id=pk).update(tier=override.tier, override=text[:400])
+
+
+def _delete_dead_runs() -> None:
+    """Runs left "running" by a worker that died (we hold the run lock, so none is live):
+    marked failed, their rows deleted. Failed runs stay listed with their error."""
+    dead = ContributionRun.objects.filter(status=ContributionRun.Status.RUNNING)
+    CustomerContribution.objects.filter(run__in=dead).delete()
+    dead.update(status=ContributionRun.Status.FAILED, error="the worker stopped mid-run")
+    failed = ContributionRun.objects.filter(status=ContributionRun.Status.FAILED)
+    CustomerContribution.objects.filter(run__in=failed).delete()
+
+
+def _delete_replaced_runs(run: ContributionRun) -> None:
+    """Running again for the same as-of replaces that date's run."""
+    replaced = ContributionRun.objects.filter(
+        as_of=run.as_of, is_current=False, status=ContributionRun.Status.SUCCEEDED
+    )
+    pks = list(replaced.values_list("pk", flat=True))
+    if pks:
+        CustomerContribution.objects.filter(run_id__in=pks).delete()
+        ContributionRun.objects.filter(pk__in=pks).delete()
