@@ -1,0 +1,241 @@
+"""contribution_recompute against the database: runs, publication, overrides, exports."""
+
+import csv
+import datetime
+import io
+from decimal import Decimal
+
+import openpyxl
+import pytest
+from django.conf import settings
+from django.core.management import CommandError, call_command
+from django.db import connection
+
+from tests.factories import CustomerFactory, ReceivableFactory, SalesLineFactory
+from tiers.models import ContributionRun, CustomerContribution, TierOverride
+from tiers.services.export import COLUMNS
+from tiers.services.overrides import tier_override_create, tier_override_revoke
+from tiers.services.recompute import RUN_LOCK_KEY, RunInProgress, contribution_recompute
+from tiers.tasks import recompute_contribution_nightly
+
+pytestmark = pytest.mark.django_db
+
+D1 = datetime.date(2026, 6, 30)
+D2 = datetime.date(2026, 7, 31)
+
+
+def line(customer, revenue, cost="0", day=D1, months_back=0, **extra):
+    date = day - datetime.timedelta(days=30 * months_back)
+    return SalesLineFactory(
+        customer=customer, revenue=Decimal(revenue), cost=Decimal(cost), order_date=date, **extra
+    )
+
+
+def row(customer, run=None):
+    run = run or ContributionRun.objects.get(is_current=True)
+    return CustomerContribution.objects.get(run=run, customer=customer)
+
+
+@pytest.fixture
+def book(rep):
+    """Three steady customers (bought every month) and one that buys once."""
+    big = CustomerFactory(code="BIG", owner=rep)
+    mid = CustomerFactory(code="MID", owner=rep)
+    small = CustomerFactory(code="SMALL", owner=rep)
+    for months_back in range(12):
+        line(big, "700.00", "300.00", months_back=months_back)
+        line(mid, "200.00", "100.00", months_back=months_back)
+        line(small, "100.00", "80.00", months_back=months_back)
+    return big, mid, small
+
+
+def test_totals_are_exact_and_every_customer_gets_a_row(book):
+    idle = CustomerFactory(code="IDLE")
+    line(book[0], "0.01", "0.00")
+    line(book[0], "999.99", "0.00", day=D1 - datetime.timedelta(days=365))  # outside
+    summary = contribution_recompute(as_of=D1)
+    run = ContributionRun.objects.get(pk=summary.run_id)
+    assert run.total_revenue == Decimal("12000.01")
+    assert run.total_gross_profit == Decimal("6240.01")
+    assert run.customer_count == 4 and run.is_current and run.status == "succeeded"
+    assert (row(idle).tier, row(idle).revenue, row(idle).profit_rank) == ("C", 0, None)
+    assert row(book[0]).revenue == Decimal("8400.01")
+
+
+def test_an_empty_book_gives_a_run_with_every_customer_c():
+    CustomerFactory(code="NOSALES")
+    contribution_recompute(as_of=D1)
+    assert list(CustomerContribution.objects.values_list("tier", "excluded")) == [("C", False)]
+
+
+def test_the_planted_kinds_are_excluded_with_their_reasons(book):
+    once = CustomerFactory(code="ONCE")
+    line(once, "50000.00", "10000.00")
+    contribution_recompute(as_of=D1)
+    once_row = row(once)
+    assert (once_row.profit_tier, once_row.tier) == ("A", "C")
+    assert once_row.excluded and once_row.exclusion_rules == "one_off"
+    assert once_row.reasons[0]["measure"] == "order_months" and once_row.order_months == 1
+
+
+def test_previous_tier_and_movements(book):
+    big, _mid, small = book
+    contribution_recompute(as_of=D1)
+    # In July, SMALL becomes the biggest customer.
+    line(small, "100000.00", "10000.00", day=D2)
+    line(small, "100.00", "10.00", day=D2, months_back=1)
+    contribution_recompute(as_of=D2)
+    current = ContributionRun.objects.get(is_current=True)
+    assert current.as_of == D2
+    assert (row(small).previous_tier, row(small).tier) == ("C", "A")
+    assert (row(big).previous_tier, row(big).tier) == ("A", "B")
+
+
+def test_running_again_for_the_same_date_replaces_that_run(book):
+    contribution_recompute(as_of=D1)
+    line(book[2], "5000.00", "0.00")
+    contribution_recompute(as_of=D1)
+    runs = ContributionRun.objects.filter(as_of=D1)
+    assert runs.count() == 1 and runs.get().is_current
+    assert row(book[2]).revenue == Decimal("6200.00")
+    assert CustomerContribution.objects.count() == 3
+
+
+def test_a_first_run_with_no_previous_has_no_previous_tier(book):
+    contribution_recompute(as_of=D1)
+    assert set(CustomerContribution.objects.values_list("previous_tier", flat=True)) == {""}
+
+
+class TestOverrides:
+    def test_override_replaces_the_tier_and_the_report_says_so(self, book, manager):
+        contribution_recompute(as_of=D1)
+        small = book[2]
+        tier_override_create(user=manager, customer=small, tier="A", reason="strategic 2027")
+        assert (row(small).tier, row(small).computed_tier) == ("A", "C")
+        assert row(small).override == "A: strategic 2027"
+        # The next run keeps it.
+        contribution_recompute(as_of=D2)
+        assert row(small).tier == "A"
+
+    def test_an_expired_override_does_not_apply(self, book, manager):
+        small = book[2]
+        TierOverride.objects.create(
+            customer=small, tier="A", reason="old deal", created_by=manager,
+            expires_on=D1 - datetime.timedelta(days=1),
+        )  # fmt: skip
+        contribution_recompute(as_of=D1)
+        assert (row(small).tier, row(small).override) == ("C", "")
+
+    def test_an_override_made_before_a_run_is_applied_when_it_publishes(self, book, manager):
+        TierOverride.objects.create(customer=book[0], tier="C", reason="parked", created_by=manager)
+        contribution_recompute(as_of=D1)
+        assert (row(book[0]).tier, row(book[0]).computed_tier) == ("C", "A")
+
+    def test_revoking_restores_the_computed_tier_and_keeps_history(self, book, manager):
+        contribution_recompute(as_of=D1)
+        override = tier_override_create(user=manager, customer=book[2], tier="A", reason="x")
+        tier_override_revoke(user=manager, override=override)
+        assert (row(book[2]).tier, row(book[2]).override) == ("C", "")
+        assert TierOverride.objects.get().revoked_at is not None
+
+    def test_reps_cannot_override_and_a_reason_is_required(self, book, rep, manager):
+        from django.core.exceptions import PermissionDenied, ValidationError
+
+        with pytest.raises(PermissionDenied):
+            tier_override_create(user=rep, customer=book[2], tier="A", reason="please")
+        with pytest.raises(ValidationError):
+            tier_override_create(user=manager, customer=book[2], tier="A", reason="  ")
+        assert not TierOverride.objects.exists()
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="advisory locks are PostgreSQL's")
+def test_a_second_caller_exits_cleanly_while_a_run_holds_the_lock(book):
+    import psycopg
+
+    params = connection.get_connection_params()
+    other = psycopg.connect(
+        dbname=params["dbname"], host=params.get("host"), port=params.get("port"),
+        user=params.get("user"), autocommit=True,
+    )  # fmt: skip
+    try:
+        other.execute("SELECT pg_advisory_lock(%s)", [RUN_LOCK_KEY])
+        with pytest.raises(RunInProgress):
+            contribution_recompute(as_of=D1)
+        out = io.StringIO()
+        call_command("recompute_contribution", "--as-of", "2026-06-30", stdout=out)
+        assert "in progress" in out.getvalue()
+        assert not ContributionRun.objects.exists()
+    finally:
+        other.close()
+    contribution_recompute(as_of=D1)
+    assert ContributionRun.objects.get().is_current
+
+
+def test_the_celery_task_runs_the_same_service(book):
+    result = recompute_contribution_nightly.apply(args=["2026-06-30"])
+    assert "3 customers" in result.get()
+    assert ContributionRun.objects.get(is_current=True).as_of == D1
+
+
+def test_the_nightly_task_is_on_the_beat_schedule_at_two():
+    entry = settings.CELERY_BEAT_SCHEDULE["recompute-contribution-nightly"]
+    assert entry["task"] == recompute_contribution_nightly.name
+    assert entry["schedule"].hour == {2} and entry["schedule"].minute == {0}
+    assert (
+        settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"]
+        > settings.KAM_RECOMPUTE_TIME_LIMIT
+    )
+
+
+class TestExport:
+    def test_csv_has_the_spec_columns_a_bom_and_safe_cells(self, book, tmp_path, rep):
+        evil = CustomerFactory(code="=1+2", name='=HYPERLINK("http://x")', owner=rep)
+        line(evil, "10.00", "1.00")
+        call_command("recompute_contribution", "--as-of", "2026-06-30", stdout=io.StringIO())
+        path = tmp_path / "report.csv"
+        call_command(
+            "export_contribution", "--format", "csv", "--output", str(path), stdout=io.StringIO()
+        )
+        raw = path.read_bytes()
+        assert raw.startswith("\ufeff".encode())
+        rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"))))
+        assert list(rows[0]) == COLUMNS
+        assert [r["customer_code"] for r in rows] == ["BIG", "MID", "SMALL", "'=1+2"]
+        assert rows[-1]["customer_name"].startswith("'=HYPERLINK")
+        big = rows[0]
+        assert (big["revenue"], big["gross_profit"], big["margin"]) == (
+            "8400.00", "4800.00", "0.571429"
+        )  # fmt: skip
+        assert (big["profit_rank"], big["tier"], big["excluded"]) == ("1", "A", "false")
+
+    def test_xlsx_opens_with_numbers_formats_and_a_frozen_header(self, book, tmp_path):
+        contribution_recompute(as_of=D1)
+        path = tmp_path / "report.xlsx"
+        call_command(
+            "export_contribution", "--format", "xlsx", "--output", str(path),
+            "--as-of", "2026-06-30", stdout=io.StringIO(),
+        )  # fmt: skip
+        sheet = openpyxl.load_workbook(path).active
+        assert [c.value for c in sheet[1]] == COLUMNS
+        assert sheet.freeze_panes == "A2"
+        revenue = sheet.cell(row=2, column=COLUMNS.index("revenue") + 1)
+        assert revenue.value == 8400 and revenue.number_format == "#,##0.00"
+
+    def test_export_without_a_run_says_what_to_do(self, tmp_path):
+        with pytest.raises(CommandError, match="recompute_contribution"):
+            call_command("export_contribution", "--format", "csv", "--output", str(tmp_path / "x"))
+
+    def test_bad_as_of_names_the_parameter(self):
+        with pytest.raises(CommandError, match="--as-of '2026-13-01'"):
+            call_command("recompute_contribution", "--as-of", "2026-13-01")
+
+
+def test_lateness_counts_unpaid_invoices_until_the_as_of_date(book):
+    big = book[0]
+    ReceivableFactory(
+        customer=big, invoice_date=D1 - datetime.timedelta(days=100),
+        due_date=D1 - datetime.timedelta(days=90), amount=Decimal("100.00"), paid_date=None,
+    )  # fmt: skip
+    contribution_recompute(as_of=D1)
+    assert row(big).avg_days_late == Decimal("90.00")
+    assert row(big).exclusion_rules == "squeezer"
