@@ -18,11 +18,24 @@ _REP = [
     "accounts.view_receivable",
 ]
 
+_TIERS_READ = [
+    "tiers.view_contributionrun",
+    "tiers.view_customercontribution",
+    "tiers.view_tierpolicy",
+    "tiers.view_tieroverride",
+]
+
 # Model permissions per role, for the admin. What a user may see is decided by the
 # scoping selectors; these only say which kinds of rows a role may view or edit.
 ROLE_PERMISSIONS: dict[str, list[str]] = {
-    GROUP_SALES_REP: _REP,
-    GROUP_KAM_MANAGER: [*_REP, "accounts.change_customer"],
+    GROUP_SALES_REP: [*_REP, "tiers.view_customercontribution"],
+    GROUP_KAM_MANAGER: [
+        *_REP,
+        *_TIERS_READ,
+        "accounts.change_customer",
+        "tiers.add_tierpolicy",
+        "tiers.add_tieroverride",
+    ],
     # Finance reads figures; contacts are personal data and stay hidden from it.
     GROUP_FINANCE: [
         "accounts.view_salesteam",
@@ -30,6 +43,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "accounts.view_buyingunit",
         "accounts.view_salesline",
         "accounts.view_receivable",
+        *_TIERS_READ,
     ],
 }
 
