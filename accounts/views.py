@@ -10,12 +10,9 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from accounts import selectors
-from accounts.filters import CustomerFilter
 from accounts.forms import ImportForm
 from accounts.importing.service import import_data
 from kam.roles import Role, may_import, may_see_personal_data, primary_role
-
-CUSTOMERS_PER_PAGE = 50
 
 
 def home(request):
@@ -42,22 +39,6 @@ def home(request):
             .order_by("-window_revenue", "code")[:20]
         )
     return render(request, f"accounts/home_{role}.html", context)
-
-
-def customer_list(request):
-    visible = selectors.customer_list_visible_to(request.user)
-    customer_filter = CustomerFilter(request.GET or None, queryset=visible)
-    queryset = customer_filter.qs if customer_filter.is_bound else visible
-    page = Paginator(queryset.order_by("code"), CUSTOMERS_PER_PAGE).get_page(
-        request.GET.get("page")
-    )
-    query = request.GET.copy()
-    query.pop("page", None)
-    return render(
-        request,
-        "accounts/customer_list.html",
-        {"filter": customer_filter, "page": page, "query": query.urlencode()},
-    )
 
 
 def customer_detail(request, pk: int):

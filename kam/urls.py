@@ -5,6 +5,7 @@ from django.urls import include, path
 from django.views.i18n import set_language
 
 from accounts import views as account_views
+from tiers import views as tier_views
 
 admin.site.site_header = "KAM"
 admin.site.site_title = "KAM"
@@ -15,6 +16,8 @@ urlpatterns = [
     # Anyone may pick a language, also on the sign-in page.
     path("i18n/setlang/", login_not_required(set_language), name="set_language"),
     path("", account_views.home, name="home"),
+    # The customer list shows tiers, so tiers/ serves it; the customer master's pages follow.
+    path("customers/", tier_views.customer_list, name="customer-list"),
     path("", include("accounts.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -14,7 +14,7 @@ def detail_url(customer):
 
 
 def listed_codes(client, **params):
-    response = client.get(reverse("accounts:customer-list"), params)
+    response = client.get(reverse("customer-list"), params)
     assert response.status_code == 200
     return [c.code for c in response.context["page"]]
 
@@ -93,7 +93,7 @@ def test_user_in_no_group_gets_the_narrowest_scope(client, rep_customer, outside
 
 def test_filter_choices_come_from_the_scope_only(client, rep, rep_customer, outsider_customer):
     client.force_login(rep)
-    form = client.get(reverse("accounts:customer-list")).context["filter"].form
+    form = client.get(reverse("customer-list")).context["filter"].form
     regions = [value for value, _label in form.fields["region"].choices]
     owners = list(form.fields["owner"].queryset.values_list("username", flat=True))
     assert "西北" not in regions and "华东" in regions
