@@ -239,3 +239,13 @@ def test_lateness_counts_unpaid_invoices_until_the_as_of_date(book):
     contribution_recompute(as_of=D1)
     assert row(big).avg_days_late == Decimal("90.00")
     assert row(big).exclusion_rules == "squeezer"
+
+
+def test_one_month_this_year_but_another_in_the_look_back_is_not_one_off(book):
+    returning = CustomerFactory(code="RETURNING")
+    line(returning, "50000.00", "10000.00")
+    line(returning, "10.00", "1.00", day=D1 - datetime.timedelta(days=500))
+    line(returning, "10.00", "1.00", day=D1 - datetime.timedelta(days=800))  # beyond 730
+    contribution_recompute(as_of=D1)
+    assert (row(returning).order_months, row(returning).excluded) == (2, False)
+    assert row(returning).tier == "A"

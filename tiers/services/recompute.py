@@ -178,6 +178,11 @@ def _compute(*, as_of: date, policy: Policy) -> tuple[pd.DataFrame, dict]:
         )
         if is_candidate(p, r)
     ]
+    # Buying in two calendar months of the window already means two or more in the
+    # look-back: with the default of "at most one month", those need no counting.
+    if policy.one_off_max_months < 2:
+        several = frame["several_months"].fillna(False).astype(bool)
+        candidates = [pk for pk in candidates if not several.loc[pk]]
     months = _order_months(as_of, policy, frame.loc[candidates])
     frame["order_months"] = [months.get(pk) for pk in frame.index]
     late = _lateness(as_of, policy.window_days)
@@ -214,24 +219,31 @@ def _sales_window(as_of: date, window_days: int) -> pd.DataFrame:
         f"SELECT customer_id, SUM(revenue), SUM(revenue - cost), "
         f"SUM({positive.format('revenue')}), "
         f"SUM(CASE WHEN revenue < 0 THEN -revenue ELSE 0 END), "
-        f"SUM({positive.format('discount')}) "
+        f"SUM({positive.format('discount')}), "
+        # First and last buying day: bought in one calendar month or more (see _compute).
+        f"MIN(CASE WHEN revenue > 0 THEN order_date END), "
+        f"MAX(CASE WHEN revenue > 0 THEN order_date END) "
         f"FROM {table} WHERE order_date > %s AND order_date <= %s GROUP BY customer_id"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, [start, as_of])
         rows = cursor.fetchall()
-    columns = ["customer_id", "revenue", "gross_profit", "pos_revenue", "returns", "pos_discount"]
-    frame = pd.DataFrame.from_records([tuple(int(v) for v in row) for row in rows], columns=columns)
+    columns = [
+        "customer_id", "revenue", "gross_profit", "pos_revenue", "returns", "pos_discount",
+        "several_months",
+    ]  # fmt: skip
+    records = [
+        (*(int(v) for v in row[:6]), row[6] is not None and str(row[6])[:7] != str(row[7])[:7])
+        for row in rows
+    ]
+    frame = pd.DataFrame.from_records(records, columns=columns)
     return frame.set_index("customer_id")
 
 
 def _order_months(as_of: date, policy: Policy, candidates: pd.DataFrame) -> dict:
-    """Distinct calendar months with a sale (revenue > 0) in the look-back, for candidates.
-
-    Only candidates that bought in at most `one_off_max_months` months of the window can
-    trip the rule, but which those are needs the months anyway; the query reads only
-    candidates' lines through the (customer, order_date) index.
-    """
+    """Distinct calendar months with a sale (revenue > 0) in the look-back, for the given
+    customers only: the query reads their lines through the (customer, order_date) index.
+    Customers left out get no count (None): the rule cannot fire for them."""
     if candidates.empty:
         return {}
     start = as_of - timedelta(days=policy.one_off_lookback_days)
