@@ -249,3 +249,12 @@ def test_one_month_this_year_but_another_in_the_look_back_is_not_one_off(book):
     contribution_recompute(as_of=D1)
     assert (row(returning).order_months, row(returning).excluded) == (2, False)
     assert row(returning).tier == "A"
+
+
+def test_a_run_for_an_older_date_is_kept_but_does_not_become_current(book):
+    contribution_recompute(as_of=D2)
+    contribution_recompute(as_of=D1)  # e.g. a re-delivered task, or a backfill
+    contribution_recompute(as_of=D1)
+    assert ContributionRun.objects.get(is_current=True).as_of == D2
+    older = ContributionRun.objects.get(as_of=D1)
+    assert older.status == "succeeded" and older.contributions.count() == 3

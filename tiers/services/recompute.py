@@ -370,10 +370,16 @@ def _publish(run: ContributionRun, frame, totals, *, duration_ms: int) -> None:
     with transaction.atomic():
         publish_lock()
         overrides_apply(run=run)
-        ContributionRun.objects.filter(is_current=True).update(is_current=False)
+        # The current run is the newest date: a late or re-delivered run for an older date
+        # is kept (exports can ask for it) but does not push a newer one aside.
+        newer = ContributionRun.objects.filter(
+            status=ContributionRun.Status.SUCCEEDED, as_of__gt=run.as_of
+        ).exists()
+        if not newer:
+            ContributionRun.objects.filter(is_current=True).update(is_current=False)
         ContributionRun.objects.filter(pk=run.pk).update(
             status=ContributionRun.Status.SUCCEEDED,
-            is_current=True,
+            is_current=not newer,
             finished_at=timezone.now(),
             duration_ms=duration_ms,
             customer_count=len(frame),
@@ -425,7 +431,7 @@ def _delete_replaced_runs(run: ContributionRun) -> None:
     """Running again for the same as-of replaces that date's run."""
     replaced = ContributionRun.objects.filter(
         as_of=run.as_of, is_current=False, status=ContributionRun.Status.SUCCEEDED
-    )
+    ).exclude(pk=run.pk)
     pks = list(replaced.values_list("pk", flat=True))
     if pks:
         CustomerContribution.objects.filter(run_id__in=pks).delete()
