@@ -89,7 +89,7 @@ class ContributionRun(models.Model):
     total_revenue = MoneyField(_("total revenue"), default=0)
     total_gross_profit = MoneyField(_("total gross profit"), default=0)
     company_margin = models.DecimalField(
-        _("company margin"), max_digits=12, decimal_places=6, null=True, blank=True
+        _("company margin"), max_digits=30, decimal_places=6, null=True, blank=True
     )
     error = models.TextField(_("error"), blank=True)
 
@@ -120,11 +120,11 @@ class CustomerContribution(models.Model):
     )
     revenue = MoneyField(_("revenue"))
     gross_profit = MoneyField(_("gross profit"))
-    margin = models.DecimalField(_("margin"), max_digits=12, decimal_places=6, null=True)
-    revenue_share = models.DecimalField(_("revenue share"), max_digits=12, decimal_places=6)
-    profit_share = models.DecimalField(_("profit share"), max_digits=12, decimal_places=6)
+    margin = models.DecimalField(_("margin"), max_digits=30, decimal_places=6, null=True)
+    revenue_share = models.DecimalField(_("revenue share"), max_digits=30, decimal_places=6)
+    profit_share = models.DecimalField(_("profit share"), max_digits=30, decimal_places=6)
     cumulative_profit_share = models.DecimalField(
-        _("cumulative profit share"), max_digits=12, decimal_places=6, null=True
+        _("cumulative profit share"), max_digits=30, decimal_places=6, null=True
     )
     profit_rank = models.PositiveIntegerField(_("profit rank"), null=True)
     revenue_tier = models.CharField(_("revenue tier"), max_length=1, choices=Tier)
@@ -137,9 +137,9 @@ class CustomerContribution(models.Model):
     override = models.CharField(_("override"), max_length=400, blank=True)
     # What the rules measured (for candidates; empty otherwise) and why they fired.
     order_months = models.PositiveIntegerField(_("buying months in look-back"), null=True)
-    discount_rate = models.DecimalField(max_digits=12, decimal_places=6, null=True)
-    return_rate = models.DecimalField(max_digits=12, decimal_places=6, null=True)
-    avg_days_late = models.DecimalField(max_digits=12, decimal_places=2, null=True)
+    discount_rate = models.DecimalField(max_digits=30, decimal_places=6, null=True)
+    return_rate = models.DecimalField(max_digits=30, decimal_places=6, null=True)
+    avg_days_late = models.DecimalField(max_digits=30, decimal_places=2, null=True)
     reasons = models.JSONField(_("reasons"), default=list, blank=True)
 
     class Meta:

@@ -258,3 +258,15 @@ def test_a_run_for_an_older_date_is_kept_but_does_not_become_current(book):
     assert ContributionRun.objects.get(is_current=True).as_of == D2
     older = ContributionRun.objects.get(as_of=D1)
     assert older.status == "succeeded" and older.contributions.count() == 3
+
+
+def test_huge_margins_and_shares_are_stored(rep):
+    """Total revenue of one cent makes shares and margins in the millions: still stored."""
+    a = CustomerFactory(code="A")
+    b = CustomerFactory(code="B")
+    line(a, "50000.00", "0")
+    line(a, "0.01", "1000000.00", months_back=1)
+    line(b, "-50000.00", "0")
+    contribution_recompute(as_of=D1)
+    assert row(a).revenue_share == Decimal("5000001")
+    assert row(a).margin == Decimal("-18.999996")
