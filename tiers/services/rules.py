@@ -54,17 +54,29 @@ def decide_tiers(
     when not measured), late_weighted (Σ amount × days late), late_amount (Σ amount),
     profit_tier, revenue_tier.
     """
-    rows = []
-    for row in customers.itertuples(index=False):
-        rows.append(_decide_one(row, company_revenue, company_profit, policy))
-    return pd.DataFrame(
-        rows,
-        index=customers.index,
-        columns=[
-            "computed_tier", "excluded", "exclusion_rules", "reasons",
-            "discount_rate", "return_rate", "avg_days_late",
-        ],
-    )  # fmt: skip
+    columns = [
+        "computed_tier", "excluded", "exclusion_rules", "reasons",
+        "discount_rate", "return_rate", "avg_days_late",
+    ]  # fmt: skip
+    # Non-candidates keep their profit tier with nothing measured; only candidates are looped.
+    result = pd.DataFrame(index=customers.index, columns=columns, dtype=object)
+    result["computed_tier"] = customers["profit_tier"]
+    result["excluded"] = False
+    result["exclusion_rules"] = ""
+    result["reasons"] = [[] for _ in range(len(customers))]
+    result[["discount_rate", "return_rate", "avg_days_late"]] = None
+    candidates = customers[
+        customers["profit_tier"].isin(["A", "B"]) | (customers["revenue_tier"] == "A")
+    ]
+    decided = [
+        _decide_one(row, company_revenue, company_profit, policy)
+        for row in candidates.itertuples(index=False)
+    ]
+    if decided:
+        result.loc[candidates.index, columns] = pd.DataFrame(
+            decided, index=candidates.index, columns=columns, dtype=object
+        )
+    return result
 
 
 def _decide_one(row, company_revenue: int, company_profit: int, policy: Policy):
