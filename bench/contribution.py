@@ -24,37 +24,17 @@ Goal: ratio <= 1.5, peak RSS <= 1 GB.
 
 import argparse
 import os
-import resource
-import subprocess
 import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
-from urllib.parse import urlparse
 
 import psycopg
+from _support import manage, throwaway_database
 
-ROOT = Path(__file__).resolve().parent.parent
 TABLES = ("accounts_salesline", "accounts_receivable")
-
-
-def manage(env: dict, *args: str, python: tuple[str, ...] = ()) -> tuple[float, int, str]:
-    """Run manage.py in a child; return (seconds, peak RSS of any child so far in bytes,
-    output). Children's ru_maxrss is the largest child's, and the recompute is the largest."""
-    started = time.perf_counter()
-    result = subprocess.run(
-        [sys.executable, *python, str(ROOT / "manage.py"), *args],
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    seconds = time.perf_counter() - started
-    if result.returncode != 0:
-        sys.exit(f"manage.py {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
-    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return seconds, peak_kb * 1024, (result.stdout + result.stderr).strip()
 
 
 # -- building the data ---------------------------------------------------------------------
@@ -303,21 +283,7 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="also show where the time goes")
     args = parser.parse_args()
 
-    url = urlparse(args.database_url)
-    name = url.path.lstrip("/")
-    admin_url = args.database_url.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin_url, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        admin.execute(f'CREATE DATABASE "{name}"')
-    env = {
-        **os.environ,
-        "DATABASE_URL": args.database_url,
-        "DEBUG": "1",
-        "KAM_NO_DOTENV": "1",
-        "CELERY_BROKER_URL": "",
-    }
-    try:
-        manage(env, "migrate", "--noinput", "-v0")
+    with throwaway_database(args.database_url) as env:
         started = time.perf_counter()
         build(args.database_url, args)
         build_s = time.perf_counter() - started
@@ -331,9 +297,6 @@ def main() -> None:
         floor_cold_s, floor_s, floor_rows = floor_seconds(args.database_url, args.as_of)
         if args.profile:
             profile(env, args.as_of)
-    finally:
-        with psycopg.connect(admin_url, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
     print(f"\ncustomers={args.customers} lines={args.lines} as_of={args.as_of}")
     print(f"build_seconds={build_s:.1f}")

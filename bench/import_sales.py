@@ -19,18 +19,14 @@ import argparse
 import csv
 import os
 import random
-import resource
-import subprocess
 import sys
 import tempfile
 import time
 from datetime import date, timedelta
 from pathlib import Path
-from urllib.parse import urlparse
 
 import psycopg
-
-ROOT = Path(__file__).resolve().parent.parent
+from _support import manage, throwaway_database
 
 
 def write_csv(path: Path, lines: int, customers: int) -> None:
@@ -60,24 +56,6 @@ def write_csv(path: Path, lines: int, customers: int) -> None:
             )
 
 
-def manage(env: dict, *args: str) -> tuple[float, int, str]:
-    """Run manage.py in a child; return (seconds, peak RSS in bytes, output)."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    started = time.perf_counter()
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "manage.py"), *args],
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    seconds = time.perf_counter() - started
-    if result.returncode != 0:
-        sys.exit(f"manage.py {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
-    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    # ru_maxrss of children is the largest child so far; the import is the largest one.
-    return seconds, max(peak_kb, before) * 1024, (result.stdout + result.stderr).strip()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--lines", type=int, default=1_000_000)
@@ -87,22 +65,7 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    url = urlparse(args.database_url)
-    name = url.path.lstrip("/")
-    admin_url = args.database_url.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin_url, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        admin.execute(f'CREATE DATABASE "{name}"')
-    env = {
-        **os.environ,
-        "DATABASE_URL": args.database_url,
-        "DEBUG": "1",
-        "KAM_NO_DOTENV": "1",
-        "CELERY_BROKER_URL": "",
-        "KAM_IMPORT_MAX_CSV_BYTES": str(10 * 1024**3),
-    }
-    try:
-        manage(env, "migrate", "--noinput", "-v0")
+    with throwaway_database(args.database_url, KAM_IMPORT_MAX_CSV_BYTES=str(10 * 1024**3)) as env:
         with psycopg.connect(args.database_url, autocommit=True) as conn:
             conn.execute(
                 "INSERT INTO accounts_customer (code, name, industry, region, status, "
@@ -153,9 +116,6 @@ def main() -> None:
                         "JOIN accounts_customer c ON c.code = b.customer_code"
                     )
                 indexed_s = time.perf_counter() - started
-    finally:
-        with psycopg.connect(admin_url, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
     if stored != args.lines:
         sys.exit(f"stored {stored} sales lines, expected {args.lines}")

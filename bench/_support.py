@@ -1,0 +1,59 @@
+"""What every benchmark needs: a throwaway migrated database and timed manage.py children."""
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import urlparse
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def manage(env: dict, *args: str, python: tuple[str, ...] = ()) -> tuple[float, int, str]:
+    """Run manage.py in a child; return (seconds, that child's peak RSS in bytes, output)."""
+    started = time.perf_counter()
+    with tempfile.TemporaryFile("w+") as output:
+        child = subprocess.Popen(
+            [sys.executable, *python, str(ROOT / "manage.py"), *args],
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        _pid, status, usage = os.wait4(child.pid, 0)
+        seconds = time.perf_counter() - started
+        output.seek(0)
+        text = output.read().strip()
+    if os.waitstatus_to_exitcode(status) != 0:
+        sys.exit(f"manage.py {' '.join(args)} failed:\n{text}")
+    return seconds, usage.ru_maxrss * 1024, text
+
+
+@contextmanager
+def throwaway_database(url: str, **settings: str):
+    """Create the database of `url`, migrate it, yield the environment for manage.py
+    children (plus `settings`), and drop the database afterwards whatever happened."""
+    name = urlparse(url).path.lstrip("/")
+    admin_url = url.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        admin.execute(f'CREATE DATABASE "{name}"')
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "DEBUG": "1",
+        "KAM_NO_DOTENV": "1",
+        "CELERY_BROKER_URL": "",
+        **settings,
+    }
+    try:
+        manage(env, "migrate", "--noinput", "-v0")
+        yield env
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
