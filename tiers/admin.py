@@ -8,7 +8,7 @@ from accounts.admin import ScopedAdmin
 from accounts.models import Customer
 from tiers.models import ContributionRun, CustomerContribution, TierOverride, TierPolicy
 from tiers.services.overrides import tier_override_create
-from tiers.services.recompute import policy_current
+from tiers.services.publication import policy_current
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

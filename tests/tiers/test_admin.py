@@ -4,7 +4,7 @@ import pytest
 from django.urls import reverse
 
 from tiers.models import TierOverride, TierPolicy
-from tiers.services.recompute import policy_current
+from tiers.services.publication import policy_current
 
 pytestmark = pytest.mark.django_db
 

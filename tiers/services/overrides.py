@@ -10,7 +10,7 @@ from accounts.models import Customer
 from kam.roles import Role, user_roles
 from tiers.models import Tier, TierOverride
 from tiers.selectors import run_current
-from tiers.services.recompute import overrides_apply, publish_lock
+from tiers.services.publication import overrides_apply, publish_lock
 
 
 def _check_manager(user) -> None:

@@ -21,20 +21,19 @@ from fractions import Fraction
 
 import pandas as pd
 from django.db import connection, transaction
-from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import Customer, Receivable, SalesLine
 from kam.money import from_cents
-from tiers.models import ContributionRun, CustomerContribution, TierOverride, TierPolicy
+from tiers.models import ContributionRun, CustomerContribution, TierPolicy
 from tiers.services.pareto import pareto_tiers
+from tiers.services.publication import overrides_apply, policy_current, publish_lock
 from tiers.services.rules import Policy, decide_tiers
 
 logger = logging.getLogger(__name__)
 
-# Advisory lock keys: arbitrary constants, unique to KAM within the database.
+# Advisory lock key: an arbitrary constant, unique to KAM within the database.
 RUN_LOCK_KEY = 0x4B414D01
-PUBLISH_LOCK_KEY = 0x4B414D02
 
 
 class RunInProgress(Exception):
@@ -58,12 +57,6 @@ class RunSummary:
             f"({counts}), revenue {self.total_revenue}, gross profit "
             f"{self.total_gross_profit}, {self.seconds:.1f} s"
         )
-
-
-def policy_current() -> TierPolicy:
-    """The newest policy version; the defaults of SPEC §3 when none was saved yet."""
-    policy = TierPolicy.objects.order_by("-created_at", "-id").first()
-    return policy or TierPolicy.objects.create(note="SPEC §3 defaults")
 
 
 def policy_frozen(policy: TierPolicy) -> Policy:
@@ -131,13 +124,6 @@ class _run_lock:
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_unlock(%s)", [RUN_LOCK_KEY])
         return False
-
-
-def publish_lock() -> None:
-    """Serialise publication with override writes (inside their transactions)."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [PUBLISH_LOCK_KEY])
 
 
 # -- aggregation in the database -----------------------------------------------------------
@@ -370,34 +356,6 @@ def _publish(run: ContributionRun, frame, totals, *, duration_ms: int) -> None:
             total_gross_profit=totals["gross_profit"],
             company_margin=None if totals["margin"] is None else round(totals["margin"], 6),
         )
-
-
-def overrides_apply(*, run: ContributionRun, customer_id: int | None = None) -> None:
-    """Put each customer's active override (latest, not revoked, not expired as of the
-    run's date) into the run's `tier` and `override`; the computed tier stays as it was."""
-    latest = {}
-    overrides = TierOverride.objects.filter(revoked_at__isnull=True).order_by(
-        "customer_id", "-created_at", "-id"
-    )
-    if customer_id is not None:
-        overrides = overrides.filter(customer_id=customer_id)
-    for override in overrides:
-        latest.setdefault(override.customer_id, override)
-    active = {
-        pk: o for pk, o in latest.items() if o.expires_on is None or o.expires_on >= run.as_of
-    }
-    rows = CustomerContribution.objects.filter(run=run)
-    if customer_id is not None:
-        rows = rows.filter(customer_id=customer_id)
-    # Undo overrides that ended, then set the active ones.
-    rows.exclude(customer_id__in=active).exclude(override="").update(
-        tier=F("computed_tier"), override=""
-    )
-    for pk, override in active.items():
-        text = f"{override.tier}: {override.reason}"
-        if override.expires_on:
-            text += f" (→ {override.expires_on})"
-        rows.filter(customer_id=pk).update(tier=override.tier, override=text[:400])
 
 
 def _delete_dead_runs() -> None:
