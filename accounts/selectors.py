@@ -27,6 +27,19 @@ def _scope_people(user):
     return people.values("pk")
 
 
+def people_managed_by(user) -> QuerySet:
+    """Users whose accounts `user` may hand over: an admin's everyone, a manager's team members."""
+    if Role.ADMIN in user_roles(user):
+        return User.objects.filter(is_active=True).order_by("username")
+    if Role.MANAGER in user_roles(user):
+        return (
+            User.objects.filter(is_active=True, sales_teams__manager=user)
+            .distinct()
+            .order_by("username")
+        )
+    return User.objects.none()
+
+
 def customer_scope_q(user, path: str = "") -> Q:
     """The one scoping rule for every model that hangs off a customer.
 

@@ -69,3 +69,13 @@ def get_object_in_scope_or_404(queryset, **lookup):
 def may_import(user) -> bool:
     """ERP imports touch every account: finance and admins only."""
     return bool(user_roles(user) & {Role.ADMIN, Role.FINANCE})
+
+
+def may_work_accounts(user) -> bool:
+    """Reps, managers and admins write contacts, visits, follow-ups and plans; finance reads."""
+    return bool(user_roles(user) & {Role.ADMIN, Role.MANAGER, Role.REP})
+
+
+def manages_people(user) -> bool:
+    """Managers and admins act on other people's follow-ups and reassign accounts."""
+    return bool(user_roles(user) & {Role.ADMIN, Role.MANAGER})

@@ -194,10 +194,21 @@ if CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] <= KAM_RECOMPUTE_TIME_L
         "KAM_RECOMPUTE_TIME_LIMIT must be below CELERY_VISIBILITY_TIMEOUT, or Redis would "
         "hand a run that is still going to a second worker."
     )
+# The daily follow-up job (SPEC §4) runs after the nightly run, so cadence uses fresh tiers.
+KAM_FOLLOWUPS_HOUR = env_int("KAM_FOLLOWUPS_HOUR", 5)
+KAM_FOLLOWUPS_MINUTE = env_int("KAM_FOLLOWUPS_MINUTE", 30)
+# How many days ahead a follow-up appears: before an account comes due, a birthday, a holiday.
+KAM_CADENCE_LEAD_DAYS = env_int("KAM_CADENCE_LEAD_DAYS", 7)
+KAM_BIRTHDAY_LEAD_DAYS = env_int("KAM_BIRTHDAY_LEAD_DAYS", 3)
+KAM_HOLIDAY_LEAD_DAYS = env_int("KAM_HOLIDAY_LEAD_DAYS", 7)
 CELERY_BEAT_SCHEDULE = {
     "recompute-contribution-nightly": {
         "task": "tiers.tasks.recompute_contribution_nightly",
         "schedule": crontab(hour=KAM_NIGHTLY_HOUR, minute=KAM_NIGHTLY_MINUTE),
+    },
+    "generate-follow-ups-daily": {
+        "task": "relationships.tasks.generate_follow_ups_daily",
+        "schedule": crontab(hour=KAM_FOLLOWUPS_HOUR, minute=KAM_FOLLOWUPS_MINUTE),
     },
 }
 

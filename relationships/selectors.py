@@ -1,0 +1,401 @@
+"""Every read of visits, follow-ups, plans, coverage, health and referrals, scoped to the reader."""
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+
+from django.db.models import Count, Max, Prefetch, Q, QuerySet, Sum
+from django.db.models.functions import TruncMonth
+
+from accounts.models import Contact, Customer, Receivable, SalesLine
+from accounts.selectors import customer_list_visible_to, customer_scope_q
+from kam.roles import get_object_in_scope_or_404, sees_all_accounts
+from relationships.coverage import ContactFacts, Coverage, coverage_assess, coverage_from_counts
+from relationships.health import Health, health_assess
+from relationships.models import AccountPlan, FollowUp, PlanAction, Reassignment, Visit
+from tiers.models import CustomerContribution
+from tiers.selectors import tiers_current
+
+# "My day" looks this far ahead.
+UPCOMING_DAYS = 7
+# Health compares the window with the one before it, over the policy's default window.
+HEALTH_WINDOW_DAYS = 365
+
+
+# --- visits -------------------------------------------------------------------------------
+
+
+def visit_list_visible_to(user) -> QuerySet[Visit]:
+    return Visit.objects.filter(customer_scope_q(user, "customer__")).select_related(
+        "customer", "author"
+    )
+
+
+def visit_get_for_user(user, pk) -> Visit:
+    return get_object_in_scope_or_404(
+        visit_list_visible_to(user).prefetch_related("contacts"), pk=pk
+    )
+
+
+def visit_timeline(*, user, customer, limit: int = 50) -> list[Visit]:
+    return list(
+        visit_list_visible_to(user)
+        .filter(customer=customer)
+        .prefetch_related(Prefetch("contacts", queryset=Contact.objects.order_by("name")))[:limit]
+    )
+
+
+def last_touch_by_customer(customer_ids=None) -> dict[int, date]:
+    visits = Visit.objects.all()
+    if customer_ids is not None:
+        visits = visits.filter(customer_id__in=customer_ids)
+    return dict(
+        visits.values("customer_id")
+        .annotate(last=Max("visit_date"))
+        .values_list("customer_id", "last")
+    )
+
+
+# --- follow-ups ---------------------------------------------------------------------------
+
+
+def follow_up_list_visible_to(user) -> QuerySet[FollowUp]:
+    return FollowUp.objects.filter(customer_scope_q(user, "customer__")).select_related(
+        "customer", "owner", "contact"
+    )
+
+
+def follow_up_get_for_user(user, pk) -> FollowUp:
+    return get_object_in_scope_or_404(follow_up_list_visible_to(user), pk=pk)
+
+
+@dataclass
+class MyDay:
+    today: date
+    overdue: list[FollowUp]
+    due_today: list[FollowUp]
+    upcoming: list[FollowUp]
+
+    @property
+    def count(self) -> int:
+        return len(self.overdue) + len(self.due_today) + len(self.upcoming)
+
+
+def my_day(*, user, today: date) -> MyDay:
+    """The reader's open follow-ups: overdue, due today, and the next 7 days."""
+    rows = (
+        follow_up_list_visible_to(user)
+        .filter(
+            owner=user, status=FollowUp.Status.OPEN, due_date__lte=today + timedelta(UPCOMING_DAYS)
+        )
+        .order_by("due_date", "customer__code", "id")
+    )
+    day = MyDay(today=today, overdue=[], due_today=[], upcoming=[])
+    for follow_up in rows:
+        if follow_up.due_date < today:
+            day.overdue.append(follow_up)
+        elif follow_up.due_date == today:
+            day.due_today.append(follow_up)
+        else:
+            day.upcoming.append(follow_up)
+    return day
+
+
+def follow_ups_open_for_customer(*, user, customer) -> list[FollowUp]:
+    return list(
+        follow_up_list_visible_to(user)
+        .filter(customer=customer, status=FollowUp.Status.OPEN)
+        .order_by("due_date", "id")
+    )
+
+
+# --- plans --------------------------------------------------------------------------------
+
+
+def plan_list_visible_to(user) -> QuerySet[AccountPlan]:
+    return AccountPlan.objects.filter(customer_scope_q(user, "customer__")).select_related(
+        "customer"
+    )
+
+
+def plan_get_for_user(user, pk) -> AccountPlan:
+    return get_object_in_scope_or_404(plan_list_visible_to(user), pk=pk)
+
+
+def plan_action_get_for_user(user, pk) -> PlanAction:
+    return get_object_in_scope_or_404(
+        PlanAction.objects.filter(customer_scope_q(user, "plan__customer__")).select_related(
+            "plan__customer", "owner"
+        ),
+        pk=pk,
+    )
+
+
+@dataclass
+class PlanProgress:
+    """A plan's targets against the latest run's actual contribution of its customer."""
+
+    revenue_target: Decimal | None
+    profit_target: Decimal | None
+    revenue_actual: Decimal | None
+    profit_actual: Decimal | None
+    as_of: date | None
+
+    @staticmethod
+    def _ratio(actual, target):
+        if actual is None or not target:
+            return None
+        return actual / target
+
+    @property
+    def revenue_ratio(self):
+        return self._ratio(self.revenue_actual, self.revenue_target)
+
+    @property
+    def profit_ratio(self):
+        return self._ratio(self.profit_actual, self.profit_target)
+
+
+def plan_detail(*, user, plan: AccountPlan) -> tuple[list, list, PlanProgress]:
+    objectives = list(plan.objectives.order_by("id"))
+    actions = list(plan.actions.select_related("owner", "objective").order_by("due_date", "id"))
+    revenue_targets = [o.revenue_target for o in objectives if o.revenue_target is not None]
+    profit_targets = [o.profit_target for o in objectives if o.profit_target is not None]
+    row = (
+        CustomerContribution.objects.filter(run__is_current=True, customer_id=plan.customer_id)
+        .select_related("run")
+        .first()
+    )
+    progress = PlanProgress(
+        revenue_target=sum(revenue_targets) if revenue_targets else None,
+        profit_target=sum(profit_targets) if profit_targets else None,
+        revenue_actual=row.revenue if row else None,
+        profit_actual=row.gross_profit if row else None,
+        as_of=row.run.as_of if row else None,
+    )
+    return objectives, actions, progress
+
+
+# --- coverage -----------------------------------------------------------------------------
+
+
+def coverage_for_customer(*, customer: Customer, contacts, tier: str | None) -> Coverage:
+    """Coverage from the contacts the account page already loaded (no extra query)."""
+    facts = [ContactFacts(c.buying_unit_id, c.role, c.attitude, c.is_active) for c in contacts]
+    return coverage_assess(facts, tier=tier, relationship_level=customer.relationship_level)
+
+
+@dataclass
+class CoverageGap:
+    customer: Customer
+    tier: str | None
+    coverage: Coverage
+
+
+def coverage_gaps_visible_to(user) -> list[CoverageGap]:
+    """A-tier and strategic accounts in scope whose buying centre has a gap (SPEC §4)."""
+    tiers = tiers_current()
+    a_tier = [pk for pk, tier in tiers.items() if tier == "A"]
+    active = Q(buying_units__contacts__is_active=True)
+    accounts = (
+        customer_list_visible_to(user)
+        .exclude(status=Customer.Status.CLOSED)
+        .filter(Q(relationship_level=Customer.RelationshipLevel.STRATEGIC) | Q(pk__in=a_tier))
+        .annotate(
+            n_active=Count("buying_units__contacts", filter=active),
+            n_decision=Count(
+                "buying_units__contacts",
+                filter=active & Q(buying_units__contacts__role=Contact.Role.DECISION_MAKER),
+            ),
+            n_supporter=Count(
+                "buying_units__contacts",
+                filter=active & Q(buying_units__contacts__attitude=Contact.Attitude.SUPPORTER),
+            ),
+            n_units=Count("buying_units", filter=active, distinct=True),
+        )
+        .order_by("code")
+    )
+    gaps = []
+    for customer in accounts:
+        coverage = coverage_from_counts(
+            active_contacts=customer.n_active,
+            decision_makers=customer.n_decision,
+            supporters=customer.n_supporter,
+            buying_units=customer.n_units,
+            tier=tiers.get(customer.pk),
+            relationship_level=customer.relationship_level,
+        )
+        if coverage.gaps:
+            gaps.append(CoverageGap(customer, tiers.get(customer.pk), coverage))
+    return gaps
+
+
+# --- health -------------------------------------------------------------------------------
+
+
+def _month_starts(as_of: date, count: int = 12) -> list[date]:
+    """The first days of the `count` complete calendar months before as_of's month."""
+    year, month = as_of.year, as_of.month
+    starts = []
+    for _i in range(count):
+        month -= 1
+        if month == 0:
+            year, month = year - 1, 12
+        starts.append(date(year, month, 1))
+    return starts[::-1]
+
+
+def health_for_customers(customer_ids, *, as_of: date) -> dict[int, Health]:
+    """Health of each customer as of a date, in three aggregate queries."""
+    ids = list(customer_ids)
+    if not ids:
+        return {}
+    window = timedelta(days=HEALTH_WINDOW_DAYS)
+    start, previous_start = as_of - window, as_of - 2 * window
+    lines = SalesLine.objects.filter(customer_id__in=ids)
+    windows = {
+        row["customer_id"]: row
+        for row in lines.filter(order_date__gt=previous_start, order_date__lte=as_of)
+        .values("customer_id")
+        .annotate(
+            current=Sum("revenue", filter=Q(order_date__gt=start), default=0),
+            previous=Sum("revenue", filter=Q(order_date__lte=start), default=0),
+        )
+    }
+    months = _month_starts(as_of)
+    monthly: dict[int, dict[date, Decimal]] = defaultdict(dict)
+    month_end = date(as_of.year, as_of.month, 1)
+    for row in (
+        lines.filter(order_date__gte=months[0], order_date__lt=month_end)
+        .annotate(month=TruncMonth("order_date"))
+        .values("customer_id", "month")
+        .annotate(total=Sum("revenue"))
+    ):
+        month = row["month"]
+        month = month.date() if hasattr(month, "date") and callable(month.date) else month
+        monthly[row["customer_id"]][month] = row["total"]
+    late = _avg_days_late(ids, start=start, as_of=as_of)
+    result = {}
+    for pk in ids:
+        row = windows.get(pk, {})
+        result[pk] = health_assess(
+            revenue=row.get("current", Decimal(0)),
+            previous_revenue=row.get("previous", Decimal(0)),
+            monthly_revenue=[monthly[pk].get(m, Decimal(0)) for m in months],
+            avg_days_late=late.get(pk),
+        )
+    return result
+
+
+def _avg_days_late(ids, *, start: date, as_of: date) -> dict[int, Decimal]:
+    """Amount-weighted days late of receivables invoiced in (start, as_of] (SPEC §3)."""
+    totals: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    rows = Receivable.objects.filter(
+        customer_id__in=ids, invoice_date__gt=start, invoice_date__lte=as_of
+    ).values_list("customer_id", "amount", "due_date", "paid_date")
+    for pk, amount, due, paid in rows:
+        settled = paid if paid is not None and paid <= as_of else as_of
+        cents = int(amount * 100)
+        totals[pk][0] += cents
+        totals[pk][1] += cents * max(0, (settled - due).days)
+    return {
+        pk: (Decimal(weighted) / Decimal(amount)).quantize(Decimal("0.01"))
+        for pk, (amount, weighted) in totals.items()
+        if amount > 0
+    }
+
+
+@dataclass
+class HealthWarning:
+    customer: Customer
+    tier: str | None
+    health: Health
+
+
+def health_warnings_visible_to(user, *, as_of: date) -> list[HealthWarning]:
+    """Active accounts in scope with at least one health flag, A and B tiers first."""
+    customers = list(customer_list_visible_to(user).exclude(status=Customer.Status.CLOSED))
+    if not customers:
+        return []
+    tiers = tiers_current([c.pk for c in customers]) if len(customers) < 5000 else tiers_current()
+    health = health_for_customers([c.pk for c in customers], as_of=as_of)
+    warnings = [
+        HealthWarning(c, tiers.get(c.pk), health[c.pk]) for c in customers if health[c.pk].flags
+    ]
+    warnings.sort(key=lambda w: (w.tier or "Z", w.customer.code))
+    return warnings
+
+
+# --- referrals ----------------------------------------------------------------------------
+
+
+@dataclass
+class ReferralSummary:
+    customers: int
+    referred: int
+    profit_total: Decimal | None
+    profit_referred: Decimal | None
+    as_of: date | None
+    referrers: list  # (customer, referred count, profit of the referred)
+
+    @property
+    def customer_share(self):
+        return Decimal(self.referred) / self.customers if self.customers else None
+
+    @property
+    def profit_share(self):
+        if self.profit_total is None or self.profit_total <= 0:
+            return None
+        return self.profit_referred / self.profit_total
+
+
+def referral_summary_visible_to(user) -> ReferralSummary:
+    """Who referred whom in the reader's scope, and the share of customers and of gross profit
+    (current run) that came through referrals."""
+    visible = customer_list_visible_to(user)
+    counts = visible.aggregate(
+        customers=Count("pk"), referred=Count("pk", filter=Q(referred_by__isnull=False))
+    )
+    rows = CustomerContribution.objects.filter(run__is_current=True, customer__in=visible)
+    profits = rows.aggregate(
+        total=Sum("gross_profit"),
+        referred=Sum("gross_profit", filter=Q(customer__referred_by__isnull=False), default=0),
+    )
+    as_of = rows.values_list("run__as_of", flat=True).first()
+    profit_by_customer = dict(
+        rows.filter(customer__referred_by__isnull=False).values_list("customer_id", "gross_profit")
+    )
+    referred = list(visible.filter(referred_by__isnull=False).order_by("code"))
+    # A referrer outside the reader's scope is not named: that would leak its existence.
+    referrer_ids = {c.referred_by_id for c in referred}
+    named = {c.pk: c for c in visible.filter(pk__in=referrer_ids)}
+    by_referrer: dict[int | None, list] = {}
+    for customer in referred:
+        referrer = named.get(customer.referred_by_id)
+        key = referrer.pk if referrer else None
+        by_referrer.setdefault(key, [referrer, []])[1].append(customer)
+    referrers = sorted(
+        (
+            (
+                referrer,
+                children,
+                sum((profit_by_customer.get(c.pk, Decimal(0)) for c in children), Decimal(0)),
+            )
+            for referrer, children in by_referrer.values()
+        ),
+        key=lambda r: (r[0] is None, -r[2], r[0].code if r[0] else ""),
+    )
+    return ReferralSummary(
+        customers=counts["customers"],
+        referred=counts["referred"],
+        profit_total=profits["total"] if profits["total"] is not None else None,
+        profit_referred=profits["referred"] if profits["total"] is not None else None,
+        as_of=as_of,
+        referrers=referrers,
+    )
+
+
+def reassignment_list_visible_to(user) -> QuerySet[Reassignment]:
+    rows = Reassignment.objects.select_related("from_user", "to_user", "by_user")
+    return rows if sees_all_accounts(user) else rows.filter(by_user=user)

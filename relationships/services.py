@@ -1,0 +1,499 @@
+"""Every write of the relationship work: buying centre, visits, follow-ups, plans, reassignment.
+
+Callers fetch objects through the scoped selectors (404 outside the scope); these services
+check what the scope alone does not: the role may write, foreign keys in the input are in
+the same account and scope, and dates make sense.
+"""
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.models import BuyingUnit, Contact, Customer
+from accounts.selectors import customer_scope_q, people_managed_by
+from kam.roles import manages_people, may_work_accounts
+from relationships.care import birthdays_between, care_holidays_between
+from relationships.models import (
+    AccountPlan,
+    CadenceRule,
+    FollowUp,
+    PlanAction,
+    PlanObjective,
+    Reassignment,
+    Visit,
+)
+from relationships.selectors import last_touch_by_customer
+from tiers.selectors import tiers_current
+
+
+def _require_worker(user) -> None:
+    if not may_work_accounts(user):
+        raise PermissionDenied(_("Your role may read these accounts but not change them."))
+
+
+def _sees_customer(user, customer_id) -> bool:
+    return Customer.objects.filter(customer_scope_q(user), pk=customer_id).exists()
+
+
+# --- buying centre ------------------------------------------------------------------------
+
+
+def buying_unit_save(*, user, unit: BuyingUnit) -> BuyingUnit:
+    _require_worker(user)
+    if not _sees_customer(user, unit.customer_id):
+        raise PermissionDenied
+    unit.full_clean()
+    unit.save()
+    return unit
+
+
+def contact_save(*, user, contact: Contact) -> Contact:
+    """Create or update a contact; its buying unit and reports-to must be in the same account."""
+    _require_worker(user)
+    unit = BuyingUnit.objects.filter(
+        customer_scope_q(user, "customer__"), pk=contact.buying_unit_id
+    ).first()
+    if unit is None:
+        raise ValidationError({"buying_unit": _("Choose a buying unit of one of your accounts.")})
+    if contact.pk:
+        current_customer = (
+            Contact.objects.filter(pk=contact.pk).values_list("buying_unit__customer_id", flat=True)
+        ).first()
+        if current_customer is not None and current_customer != unit.customer_id:
+            raise ValidationError(
+                {"buying_unit": _("A contact moves only between buying units of one customer.")}
+            )
+    contact.full_clean()
+    contact.save()
+    return contact
+
+
+# --- visits -------------------------------------------------------------------------------
+
+
+def _check_contacts(customer: Customer, contacts) -> list[Contact]:
+    contacts = list(contacts)
+    ids = {c.pk for c in contacts}
+    found = set(
+        Contact.objects.filter(pk__in=ids, buying_unit__customer=customer).values_list(
+            "pk", flat=True
+        )
+    )
+    if found != ids:
+        raise ValidationError(
+            {"contacts": _("Choose only contacts of %(customer)s.") % {"customer": customer.name}}
+        )
+    return contacts
+
+
+def _check_visit_dates(visit_date: date, next_follow_up: date | None) -> None:
+    today = timezone.localdate()
+    if visit_date > today:
+        raise ValidationError(
+            {"visit_date": _("A visit is logged on or after the day it happened.")}
+        )
+    if next_follow_up is not None and next_follow_up < today:
+        raise ValidationError({"next_follow_up": _("The next follow-up must be today or later.")})
+
+
+@transaction.atomic
+def visit_log(
+    *,
+    user,
+    customer: Customer,
+    visit_date: date,
+    channel: str,
+    purpose: str,
+    contacts=(),
+    summary: str = "",
+    outcome: str = Visit.Outcome.NEUTRAL,
+    next_step: str = "",
+    next_follow_up: date | None = None,
+    completes: FollowUp | None = None,
+) -> Visit:
+    """Log a touch. A next follow-up date creates a follow-up for the author; a follow-up being
+    completed is closed with this visit; open cadence follow-ups of the account are met by it."""
+    _require_worker(user)
+    if not _sees_customer(user, customer.pk):
+        raise PermissionDenied
+    contacts = _check_contacts(customer, contacts)
+    _check_visit_dates(visit_date, next_follow_up)
+    if completes is not None and completes.customer_id != customer.pk:
+        raise ValidationError({"customer": _("The follow-up belongs to another account.")})
+    visit = Visit(
+        customer=customer,
+        author=user,
+        visit_date=visit_date,
+        channel=channel,
+        purpose=purpose,
+        summary=summary,
+        outcome=outcome,
+        next_step=next_step,
+    )
+    visit.full_clean()
+    visit.save()
+    visit.contacts.set(contacts)
+    if next_follow_up is not None:
+        FollowUp.objects.create(
+            customer=customer,
+            owner=user,
+            kind=FollowUp.Kind.NEXT_STEP,
+            due_date=next_follow_up,
+            note=(next_step or purpose)[:300],
+            source_visit=visit,
+        )
+    now = timezone.now()
+    done = FollowUp.objects.filter(customer=customer, status=FollowUp.Status.OPEN).filter(
+        Q(kind=FollowUp.Kind.CADENCE) | Q(pk=completes.pk if completes else None)
+    )
+    done.update(status=FollowUp.Status.DONE, completed_at=now, completed_visit=visit)
+    return visit
+
+
+@transaction.atomic
+def visit_update(*, user, visit: Visit, contacts=None, **fields) -> Visit:
+    """Only the author (or an admin) edits a visit; a manager reads the team's."""
+    if visit.author_id != user.pk and not user.is_superuser:
+        raise PermissionDenied(_("Only the person who logged a visit may change it."))
+    allowed = {"visit_date", "channel", "purpose", "summary", "outcome", "next_step"}
+    unknown = set(fields) - allowed
+    if unknown:
+        raise TypeError(f"visit_update cannot change {sorted(unknown)}")
+    for name, value in fields.items():
+        setattr(visit, name, value)
+    _check_visit_dates(visit.visit_date, None)
+    visit.full_clean()
+    visit.save()
+    if contacts is not None:
+        visit.contacts.set(_check_contacts(visit.customer, contacts))
+    return visit
+
+
+# --- follow-ups ---------------------------------------------------------------------------
+
+
+def _require_follow_up_actor(user, follow_up: FollowUp) -> None:
+    _require_worker(user)
+    if follow_up.owner_id != user.pk and not manages_people(user):
+        raise PermissionDenied(_("Only the owner or a manager may change this follow-up."))
+    if not follow_up.is_open:
+        raise ValidationError(_("This follow-up is already closed."))
+
+
+def follow_up_create(
+    *, user, customer: Customer, due_date: date, note: str, owner=None
+) -> FollowUp:
+    _require_worker(user)
+    owner = owner or user
+    for person in {user, owner}:
+        if not _sees_customer(person, customer.pk):
+            raise ValidationError(
+                {
+                    "owner": _("%(user)s does not work on this account.")
+                    % {"user": person.get_username()}
+                }
+            )
+    follow_up = FollowUp(
+        customer=customer, owner=owner, kind=FollowUp.Kind.MANUAL, due_date=due_date, note=note
+    )
+    follow_up.full_clean()
+    follow_up.save()
+    return follow_up
+
+
+@transaction.atomic
+def follow_up_complete(*, user, follow_up: FollowUp, visit: Visit | None = None) -> FollowUp:
+    _require_follow_up_actor(user, follow_up)
+    if visit is not None and visit.customer_id != follow_up.customer_id:
+        raise ValidationError(_("The visit belongs to another account."))
+    follow_up.status = FollowUp.Status.DONE
+    follow_up.completed_at = timezone.now()
+    follow_up.completed_visit = visit
+    follow_up.save(update_fields=["status", "completed_at", "completed_visit"])
+    return follow_up
+
+
+@transaction.atomic
+def follow_up_snooze(*, user, follow_up: FollowUp, until: date, reason: str) -> FollowUp:
+    _require_follow_up_actor(user, follow_up)
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": _("Say why the follow-up waits.")})
+    if until <= max(follow_up.due_date, timezone.localdate() - timedelta(days=1)):
+        raise ValidationError({"until": _("Snooze to a later day than the follow-up is due.")})
+    follow_up.due_date = until
+    follow_up.snooze_reason = reason[:300]
+    follow_up.snooze_count += 1
+    follow_up.save(update_fields=["due_date", "snooze_reason", "snooze_count"])
+    return follow_up
+
+
+@transaction.atomic
+def follow_up_reassign(*, user, follow_up: FollowUp, to_user) -> FollowUp:
+    """Hand a follow-up to someone who works on the account (owner, account team, manager)."""
+    _require_follow_up_actor(user, follow_up)
+    if not to_user.is_active or not _sees_customer(to_user, follow_up.customer_id):
+        raise ValidationError(
+            {
+                "to_user": _("%(user)s does not work on this account.")
+                % {"user": to_user.get_username()}
+            }
+        )
+    follow_up.owner = to_user
+    follow_up.save(update_fields=["owner"])
+    return follow_up
+
+
+# --- the daily job ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GenerationSummary:
+    day: date
+    cadence: int
+    birthday: int
+    holiday: int
+    without_owner: int
+
+    def __str__(self) -> str:
+        return (
+            f"follow-ups for {self.day}: {self.cadence} cadence, {self.birthday} birthday, "
+            f"{self.holiday} holiday; {self.without_owner} due accounts have no owner"
+        )
+
+
+def _cadence_days() -> dict[str, int]:
+    rules = dict(CadenceRule.objects.values_list("tier", "days"))
+    return {tier: rules.get(tier, default) for tier, default in (("A", 30), ("B", 60), ("C", 120))}
+
+
+@transaction.atomic
+def follow_ups_generate(*, today: date) -> GenerationSummary:
+    """Create the day's follow-ups from cadence, birthdays and holidays (SPEC §4).
+
+    Each generated follow-up has a key naming what it is for (the account and due date, the
+    contact and year, the account and holiday), and the key is unique: running twice for
+    the same day, or a day later, creates nothing new.
+    """
+    cadence_lead = settings.KAM_CADENCE_LEAD_DAYS
+    tiers = tiers_current()
+    days_by_tier = _cadence_days()
+    customers = list(
+        Customer.objects.exclude(status=Customer.Status.CLOSED).values_list(
+            "pk", "owner_id", "created_at"
+        )
+    )
+    last_touch = last_touch_by_customer()
+    open_cadence = set(
+        FollowUp.objects.filter(
+            kind=FollowUp.Kind.CADENCE, status=FollowUp.Status.OPEN
+        ).values_list("customer_id", flat=True)
+    )
+    wanted: list[FollowUp] = []
+    without_owner = 0
+    for pk, owner_id, created_at in customers:
+        tier = tiers.get(pk, "C")
+        since = last_touch.get(pk) or timezone.localdate(created_at)
+        due = since + timedelta(days=days_by_tier[tier])
+        if due > today + timedelta(days=cadence_lead) or pk in open_cadence:
+            continue
+        if owner_id is None:
+            without_owner += 1
+            continue
+        wanted.append(
+            FollowUp(
+                customer_id=pk,
+                owner_id=owner_id,
+                kind=FollowUp.Kind.CADENCE,
+                due_date=due,
+                dedupe_key=f"cadence:{pk}:{due.isoformat()}",
+            )
+        )
+    cadence = _create_new(wanted)
+
+    owners = {pk: owner_id for pk, owner_id, _created in customers if owner_id}
+    end = today + timedelta(days=settings.KAM_BIRTHDAY_LEAD_DAYS)
+    wanted = []
+    ab_accounts = [pk for pk in owners if tiers.get(pk) in ("A", "B")]
+    contacts = Contact.objects.filter(
+        is_active=True, birthday__isnull=False, buying_unit__customer_id__in=ab_accounts
+    ).values_list("pk", "birthday", "buying_unit__customer_id")
+    for contact_id, birthday, customer_id in contacts:
+        for day in birthdays_between(birthday, today, end):
+            wanted.append(
+                FollowUp(
+                    customer_id=customer_id,
+                    owner_id=owners[customer_id],
+                    kind=FollowUp.Kind.BIRTHDAY,
+                    due_date=day,
+                    contact_id=contact_id,
+                    occasion="birthday",
+                    occasion_date=day,
+                    dedupe_key=f"birthday:{contact_id}:{day.isoformat()}",
+                )
+            )
+    birthdays = _create_new(wanted)
+
+    wanted = []
+    coming = care_holidays_between(today, today + timedelta(days=settings.KAM_HOLIDAY_LEAD_DAYS))
+    a_accounts = [pk for pk in owners if tiers.get(pk) == "A"]
+    for day, occasion in coming:
+        for pk in a_accounts:
+            wanted.append(
+                FollowUp(
+                    customer_id=pk,
+                    owner_id=owners[pk],
+                    kind=FollowUp.Kind.HOLIDAY,
+                    due_date=day,
+                    occasion=occasion,
+                    occasion_date=day,
+                    dedupe_key=f"holiday:{pk}:{occasion}:{day.isoformat()}",
+                )
+            )
+    holidays = _create_new(wanted)
+    return GenerationSummary(today, cadence, birthdays, holidays, without_owner)
+
+
+def _create_new(follow_ups: list[FollowUp]) -> int:
+    """Insert the follow-ups whose key is new; a concurrent run's inserts are skipped too."""
+    if not follow_ups:
+        return 0
+    keys = [f.dedupe_key for f in follow_ups]
+    existing = set()
+    for start in range(0, len(keys), 5000):
+        chunk = keys[start : start + 5000]
+        existing.update(
+            FollowUp.objects.filter(dedupe_key__in=chunk).values_list("dedupe_key", flat=True)
+        )
+    new = [f for f in follow_ups if f.dedupe_key not in existing]
+    FollowUp.objects.bulk_create(new, batch_size=2000, ignore_conflicts=True)
+    return len(new)
+
+
+# --- account plans ------------------------------------------------------------------------
+
+
+def plan_create(*, user, customer: Customer, year: int, strategy: str = "") -> AccountPlan:
+    _require_worker(user)
+    if not _sees_customer(user, customer.pk):
+        raise PermissionDenied
+    if AccountPlan.objects.filter(customer=customer, year=year).exists():
+        raise ValidationError(
+            {
+                "year": _("%(customer)s already has a plan for %(year)s.")
+                % {"customer": customer.name, "year": year}
+            }
+        )
+    plan = AccountPlan(customer=customer, year=year, strategy=strategy, created_by=user)
+    plan.full_clean()
+    plan.save()
+    return plan
+
+
+def plan_update(*, user, plan: AccountPlan, strategy: str) -> AccountPlan:
+    _require_worker(user)
+    plan.strategy = strategy
+    plan.save(update_fields=["strategy", "updated_at"])
+    return plan
+
+
+def plan_objective_save(*, user, objective: PlanObjective) -> PlanObjective:
+    _require_worker(user)
+    objective.full_clean()
+    objective.save()
+    return objective
+
+
+def plan_action_save(*, user, action: PlanAction) -> PlanAction:
+    """Add or change an action; its owner must work on the account, its objective be the plan's."""
+    _require_worker(user)
+    plan = action.plan
+    if action.objective_id and action.objective.plan_id != plan.pk:
+        raise ValidationError({"objective": _("Choose an objective of this plan.")})
+    if not action.owner.is_active or not _sees_customer(action.owner, plan.customer_id):
+        raise ValidationError(
+            {
+                "owner": _("%(user)s does not work on this account.")
+                % {"user": action.owner.get_username()}
+            }
+        )
+    if action.status == PlanAction.Status.DONE and action.completed_at is None:
+        action.completed_at = timezone.now()
+    elif action.status != PlanAction.Status.DONE:
+        action.completed_at = None
+    action.full_clean()
+    action.save()
+    return action
+
+
+# --- a departing rep ----------------------------------------------------------------------
+
+
+@transaction.atomic
+def rep_reassign(*, by, from_user, to_user) -> Reassignment:
+    """Move everything `from_user` holds in `by`'s scope to `to_user`, in one step, recorded:
+    the accounts they own, their places on account teams, their open follow-ups and their
+    open plan actions."""
+    if not manages_people(by):
+        raise PermissionDenied(_("Only a manager may reassign accounts."))
+    people = people_managed_by(by)
+    if not people.filter(pk=from_user.pk).exists():
+        raise ValidationError(
+            {
+                "from_user": _("%(user)s is not in a team you manage.")
+                % {"user": from_user.get_username()}
+            }
+        )
+    if not people.filter(pk=to_user.pk).exists():
+        raise ValidationError(
+            {
+                "to_user": _("%(user)s is not an active member of a team you manage.")
+                % {"user": to_user.get_username()}
+            }
+        )
+    if from_user.pk == to_user.pk:
+        raise ValidationError({"to_user": _("Choose someone else to take the accounts over.")})
+    scope = customer_scope_q(by)
+    accounts = Customer.objects.filter(scope, owner=from_user).select_for_update()
+    codes = sorted(accounts.values_list("code", flat=True))
+    moved = accounts.update(owner=to_user)
+
+    through = Customer.account_team.through
+    places = through.objects.filter(
+        user=from_user, customer_id__in=Customer.objects.filter(scope).values("pk")
+    )
+    place_customers = list(places.values_list("customer_id", flat=True))
+    already = set(
+        through.objects.filter(user=to_user, customer_id__in=place_customers).values_list(
+            "customer_id", flat=True
+        )
+    )
+    places.delete()
+    through.objects.bulk_create(
+        [through(customer_id=pk, user=to_user) for pk in place_customers if pk not in already]
+    )
+
+    follow_ups = FollowUp.objects.filter(
+        customer_scope_q(by, "customer__"), owner=from_user, status=FollowUp.Status.OPEN
+    ).update(owner=to_user)
+    actions = PlanAction.objects.filter(
+        customer_scope_q(by, "plan__customer__"),
+        owner=from_user,
+        status__in=PlanAction.OPEN_STATUSES,
+    ).update(owner=to_user)
+    return Reassignment.objects.create(
+        from_user=from_user,
+        to_user=to_user,
+        by_user=by,
+        customer_count=moved,
+        account_team_count=len(place_customers),
+        follow_up_count=follow_ups,
+        action_count=actions,
+        customer_codes=codes,
+    )
