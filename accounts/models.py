@@ -106,7 +106,7 @@ class Customer(models.Model):
         return f"{self.code} {self.name}"
 
     def get_absolute_url(self) -> str:
-        return reverse("accounts:customer-detail", args=[self.pk])
+        return reverse("customer-detail", args=[self.pk])
 
     def clean(self) -> None:
         super().clean()

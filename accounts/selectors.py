@@ -27,16 +27,14 @@ def _scope_people(user):
     return people.values("pk")
 
 
-def people_managed_by(user) -> QuerySet:
-    """Users whose accounts `user` may hand over: an admin's everyone, a manager's team members."""
+def people_managed_by(user, *, include_inactive: bool = False) -> QuerySet:
+    """Users whose accounts `user` may hand over: an admin's everyone, a manager's team members
+    (with `include_inactive`, also those who have already left)."""
+    people = User.objects.all() if include_inactive else User.objects.filter(is_active=True)
     if Role.ADMIN in user_roles(user):
-        return User.objects.filter(is_active=True).order_by("username")
+        return people.order_by("username")
     if Role.MANAGER in user_roles(user):
-        return (
-            User.objects.filter(is_active=True, sales_teams__manager=user)
-            .distinct()
-            .order_by("username")
-        )
+        return people.filter(sales_teams__manager=user).distinct().order_by("username")
     return User.objects.none()
 
 

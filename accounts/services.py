@@ -18,6 +18,16 @@ _REP = [
     "accounts.view_receivable",
 ]
 
+# Relationship work is written on the screens; the admin shows it (scoped).
+_RELATIONSHIPS_READ = [
+    "relationships.view_visit",
+    "relationships.view_followup",
+    "relationships.view_accountplan",
+    "relationships.view_planobjective",
+    "relationships.view_planaction",
+    "relationships.view_cadencerule",
+]
+
 _TIERS_READ = [
     "tiers.view_contributionrun",
     "tiers.view_customercontribution",
@@ -28,10 +38,13 @@ _TIERS_READ = [
 # Model permissions per role, for the admin. What a user may see is decided by the
 # scoping selectors; these only say which kinds of rows a role may view or edit.
 ROLE_PERMISSIONS: dict[str, list[str]] = {
-    GROUP_SALES_REP: [*_REP, "tiers.view_customercontribution"],
+    GROUP_SALES_REP: [*_REP, *_RELATIONSHIPS_READ, "tiers.view_customercontribution"],
     GROUP_KAM_MANAGER: [
         *_REP,
+        *_RELATIONSHIPS_READ,
         *_TIERS_READ,
+        "relationships.change_cadencerule",
+        "relationships.view_reassignment",
         "accounts.change_customer",
         "tiers.add_tierpolicy",
         "tiers.add_tieroverride",

@@ -1,68 +1,18 @@
-"""Screens of the customer master: home per role, customer list, customer page."""
+"""Screens of the customer master that need nothing from the other apps: imports.
+
+The home page and the account page show tiers and relationships too: relationships/views.py."""
 
 import os
 import tempfile
 
 from django.core.paginator import Paginator
-from django.db.models import Prefetch
 from django.http import Http404
 from django.shortcuts import render
-from django.utils import timezone
 
 from accounts import selectors
 from accounts.forms import ImportForm
 from accounts.importing.service import import_data
-from kam.roles import Role, may_import, may_see_personal_data, primary_role
-
-
-def home(request):
-    """Each role lands on what it works with first."""
-    user = request.user
-    role = primary_role(user)
-    today = timezone.localdate()
-    context = {"role": role, "as_of": today}
-    if role == Role.ADMIN:
-        context["counts"] = selectors.master_data_counts()
-    elif role == Role.FINANCE:
-        context["region_totals"] = selectors.region_totals_visible_to(user, as_of=today)
-    elif role == Role.MANAGER:
-        context["members"] = selectors.team_members_with_account_counts(user)
-        context["strategic"] = (
-            selectors.customer_list_visible_to(user)
-            .filter(relationship_level="strategic")
-            .order_by("code")[:20]
-        )
-    if role in (Role.REP, Role.MANAGER):
-        context["my_accounts"] = (
-            selectors.customer_list_with_window_revenue(user, as_of=today)
-            .filter(owner=user)
-            .order_by("-window_revenue", "code")[:20]
-        )
-    return render(request, f"accounts/home_{role}.html", context)
-
-
-def customer_detail(request, pk: int):
-    user = request.user
-    customer = selectors.customer_get_for_user(user, pk)
-    contacts = selectors.contact_list_visible_to(user).select_related("reports_to").order_by("name")
-    buying_units = (
-        selectors.buying_unit_list_visible_to(user)
-        .filter(customer=customer)
-        .prefetch_related(Prefetch("contacts", queryset=contacts))
-        .order_by("name")
-    )
-    return render(
-        request,
-        "accounts/customer_detail.html",
-        {
-            "customer": customer,
-            "account_team": customer.account_team.order_by("username"),
-            "group_tree": selectors.customer_group_tree(user=user, customer=customer),
-            "buying_units": buying_units,
-            "show_personal_data": may_see_personal_data(user),
-        },
-    )
-
+from kam.roles import may_import
 
 IMPORTS_PER_PAGE = 25
 

@@ -443,7 +443,7 @@ def rep_reassign(*, by, from_user, to_user) -> Reassignment:
     if not manages_people(by):
         raise PermissionDenied(_("Only a manager may reassign accounts."))
     people = people_managed_by(by)
-    if not people.filter(pk=from_user.pk).exists():
+    if not people_managed_by(by, include_inactive=True).filter(pk=from_user.pk).exists():
         raise ValidationError(
             {
                 "from_user": _("%(user)s is not in a team you manage.")

@@ -66,7 +66,7 @@ class TestHierarchy:
         CustomerFactory(code="G-A", name="Group Plant A", owner=rep, parent=group)
         CustomerFactory(code="G-B", name="Group Plant B", owner=outsider, parent=group)
         client.force_login(rep)
-        response = client.get(reverse("accounts:customer-detail", args=[group.pk]))
+        response = client.get(reverse("customer-detail", args=[group.pk]))
         tree = [(depth, c.code) for depth, c in response.context["group_tree"]]
         assert tree == [(0, "G-TOP"), (1, "G-A")]
         assert "Group Plant B" not in response.content.decode()

@@ -10,7 +10,7 @@ pytestmark = pytest.mark.django_db
 
 
 def detail_url(customer):
-    return reverse("accounts:customer-detail", args=[customer.pk])
+    return reverse("customer-detail", args=[customer.pk])
 
 
 def listed_codes(client, **params):
@@ -39,7 +39,7 @@ def test_rep_gets_404_for_an_account_not_theirs(client, rep, rep_customer, targe
 def test_guessed_ids_are_404_whether_or_not_they_exist(client, rep, outsider_customer):
     client.force_login(rep)
     existing = client.get(detail_url(outsider_customer))
-    missing = client.get(reverse("accounts:customer-detail", args=[outsider_customer.pk + 999]))
+    missing = client.get(reverse("customer-detail", args=[outsider_customer.pk + 999]))
     assert existing.status_code == missing.status_code == 404
 
 

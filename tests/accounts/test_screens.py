@@ -1,5 +1,6 @@
 """Sign-in, the home page per role, the customer list, the language switch, query counts."""
 
+import datetime
 from decimal import Decimal
 
 import pytest
@@ -121,15 +122,36 @@ class TestCustomerList:
 
 
 def test_customer_page_query_count_is_pinned(client, rep, rep_customer, django_assert_num_queries):
-    contacts = [ContactFactory(buying_unit__customer=rep_customer) for _ in range(5)]
-    contacts[1].reports_to = contacts[0]
-    contacts[1].save()
+    """The account page (relationships/views.py) shows master data, tiers, health, visits,
+    follow-ups and the plan: a fixed number of queries however much of each there is."""
+    from relationships.models import FollowUp, Visit
+
+    def add_rows():
+        contacts = [ContactFactory(buying_unit__customer=rep_customer) for _ in range(5)]
+        contacts[1].reports_to = contacts[0]
+        contacts[1].save()
+        for day in range(3):
+            visit = Visit.objects.create(
+                customer=rep_customer,
+                author=rep,
+                visit_date=datetime.date(2026, 3, 1 + day),
+                purpose="review",
+            )
+            visit.contacts.set(contacts[:2])
+            FollowUp.objects.create(
+                customer=rep_customer, owner=rep, due_date=datetime.date(2026, 4, 1 + day)
+            )
+
     client.force_login(rep)
-    url = reverse("accounts:customer-detail", args=[rep_customer.pk])
+    url = reverse("customer-detail", args=[rep_customer.pk])
+    add_rows()
     client.get(url)
-    with django_assert_num_queries(8):
+    with django_assert_num_queries(17):
         response = client.get(url)
     assert response.status_code == 200
+    add_rows()
+    with django_assert_num_queries(17):
+        assert client.get(url).status_code == 200
 
 
 class TestLanguage:

@@ -10,6 +10,7 @@ from django.db.models import Count, Q, Sum
 
 from accounts.models import BuyingUnit, Contact, Customer, Receivable, SalesLine, SalesTeam
 from kam.roles import primary_role
+from relationships.models import AccountPlan, FollowUp, PlanAction, PlanObjective, Visit
 
 pytestmark = pytest.mark.django_db
 
@@ -19,7 +20,9 @@ PLANTED = ["C9001", "C9002", "C9003", "C9004", "C9005"]
 def snapshot() -> str:
     """Every row of the seeded models, serialized: equal snapshots mean nothing changed."""
     rows = []
-    for model in (SalesTeam, Customer, BuyingUnit, Contact, SalesLine, Receivable):
+    models = (SalesTeam, Customer, BuyingUnit, Contact, SalesLine, Receivable)
+    models += (Visit, FollowUp, AccountPlan, PlanObjective, PlanAction)
+    for model in models:
         rows.append(serializers.serialize("json", model.objects.order_by("pk")))
     users = get_user_model().objects.order_by("pk")
     rows.append(serializers.serialize("json", users, fields=["username", "groups", "is_staff"]))
@@ -54,6 +57,12 @@ def test_builds_the_demo_company_and_running_twice_changes_nothing(settings):
     roles_held = set(Contact.objects.values_list("role", flat=True))
     assert {"decision_maker", "influencer", "buyer"} <= roles_held
     assert set(Contact.objects.values_list("attitude", flat=True)) >= {"supporter", "opponent"}
+    # The relationship work: a year of visits with the people met, next steps, plans.
+    assert Visit.objects.count() > 1000
+    assert Visit.contacts.through.objects.count() > 1000
+    assert FollowUp.objects.filter(owner=users["rep1"], status="open").exists()
+    assert AccountPlan.objects.filter(customer__relationship_level="strategic").count() >= 10
+    assert PlanAction.objects.exists()
     assert set(Customer.objects.filter(code__in=PLANTED).values_list("code", flat=True)) == set(
         PLANTED
     )

@@ -1,4 +1,7 @@
-"""``python manage.py seed_demo``: a believable demo company (SPEC section 5).
+"""The customer master half of ``python manage.py seed_demo`` (SPEC section 5).
+
+The command itself lives in relationships/ (it adds visits, follow-ups and plans), which
+may import accounts/ but not the other way round.
 
 Users for each role, two sales teams, about 300 customers with a Pareto-shaped book of
 two years of sales ending today, receivables, buying units and contacts, and one planted
@@ -735,14 +738,21 @@ class Command(BaseCommand):
         today = timezone.localdate()
         plan = Planner(today)
         with transaction.atomic():
-            before = _counts()
+            before = self.counts()
             users = self._users()
             self._teams(users)
             pks = self._customers(plan, users)
             self._people(plan, pks)
             self._sales(plan, pks)
-            after = _counts()
+            self.seed_more(today)
+            after = self.counts()
         self._report(before, after, today, time.monotonic() - started)
+
+    def counts(self) -> dict[str, int]:
+        return _counts()
+
+    def seed_more(self, today: date) -> None:
+        """Apps further up the dependency chain add their demo rows here (same transaction)."""
 
     # Each writer creates what is missing and leaves existing rows as they are.
 
