@@ -27,6 +27,7 @@ run: $(VENV)/.installed .env
 	$(PY) manage.py seed_demo --if-empty
 	$(PY) manage.py recompute_contribution
 	$(PY) manage.py generate_follow_ups
+	$(PY) manage.py refresh_account_health
 	$(PY) manage.py runserver 127.0.0.1:$(PORT)
 
 test: $(VENV)/.installed-dev .env

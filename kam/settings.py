@@ -206,6 +206,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "tiers.tasks.recompute_contribution_nightly",
         "schedule": crontab(hour=KAM_NIGHTLY_HOUR, minute=KAM_NIGHTLY_MINUTE),
     },
+    "refresh-account-health-daily": {
+        "task": "relationships.tasks.refresh_account_health_daily",
+        "schedule": crontab(hour=KAM_FOLLOWUPS_HOUR, minute=max(KAM_FOLLOWUPS_MINUTE - 15, 0)),
+    },
     "generate-follow-ups-daily": {
         "task": "relationships.tasks.generate_follow_ups_daily",
         "schedule": crontab(hour=KAM_FOLLOWUPS_HOUR, minute=KAM_FOLLOWUPS_MINUTE),

@@ -283,3 +283,30 @@ class Reassignment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.from_user} → {self.to_user}"
+
+
+class AccountHealth(models.Model):
+    """Each account's health as of the last daily refresh, so lists over thousands of
+    accounts (the dashboard, the attention page) read one row per account instead of
+    aggregating two years of sales lines per request. The account page computes it live."""
+
+    customer = models.OneToOneField(
+        "accounts.Customer", on_delete=models.CASCADE, related_name="health", primary_key=True
+    )
+    as_of = models.DateField(_("as of"))
+    revenue = MoneyField(_("revenue"))
+    previous_revenue = MoneyField(_("previous revenue"))
+    growth = models.DecimalField(_("growth"), max_digits=30, decimal_places=6, null=True)
+    volatility = models.DecimalField(_("volatility"), max_digits=30, decimal_places=6, null=True)
+    avg_days_late = models.DecimalField(
+        _("average days late"), max_digits=30, decimal_places=2, null=True
+    )
+    flags = models.JSONField(_("flags"), default=list, blank=True)
+    flagged = models.BooleanField(_("has a warning"), default=False, db_index=True)
+
+    class Meta:
+        verbose_name = _("account health")
+        verbose_name_plural = _("account health")
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} {self.as_of}: {','.join(self.flags) or 'ok'}"

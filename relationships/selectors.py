@@ -5,15 +5,30 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
-from django.db.models import Count, Max, Prefetch, Q, QuerySet, Sum
-from django.db.models.functions import TruncMonth
+from django.db.models import Count, Max, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum, Value
+from django.db.models.functions import Coalesce, TruncMonth
 
 from accounts.models import Contact, Customer, Receivable, SalesLine
 from accounts.selectors import customer_list_visible_to, customer_scope_q
 from kam.roles import get_object_in_scope_or_404, sees_all_accounts
 from relationships.coverage import ContactFacts, Coverage, coverage_assess, coverage_from_counts
-from relationships.health import Health, health_assess
-from relationships.models import AccountPlan, FollowUp, PlanAction, Reassignment, Visit
+from relationships.health import (
+    DECLINING,
+    PAYING_LATE,
+    VOLATILE,
+    Health,
+    HealthFlag,
+    HealthThresholds,
+    health_assess,
+)
+from relationships.models import (
+    AccountHealth,
+    AccountPlan,
+    FollowUp,
+    PlanAction,
+    Reassignment,
+    Visit,
+)
 from tiers.models import CustomerContribution
 from tiers.selectors import tiers_current
 
@@ -247,13 +262,20 @@ def _month_starts(as_of: date, count: int = 12) -> list[date]:
 
 
 def health_for_customers(customer_ids, *, as_of: date) -> dict[int, Health]:
-    """Health of each customer as of a date, in three aggregate queries."""
-    ids = list(customer_ids)
+    """Health of each customer as of a date, in three aggregate queries.
+
+    `customer_ids` is a list of ids or a queryset of customers; a queryset is used as a
+    subquery, so a scope of any size costs no long parameter lists."""
+    if isinstance(customer_ids, QuerySet):
+        ids = list(customer_ids.values_list("pk", flat=True))
+        wanted = customer_ids.values("pk")
+    else:
+        ids = wanted = list(customer_ids)
     if not ids:
         return {}
     window = timedelta(days=HEALTH_WINDOW_DAYS)
     start, previous_start = as_of - window, as_of - 2 * window
-    lines = SalesLine.objects.filter(customer_id__in=ids)
+    lines = SalesLine.objects.filter(customer_id__in=wanted)
     windows = {
         row["customer_id"]: row
         for row in lines.filter(order_date__gt=previous_start, order_date__lte=as_of)
@@ -275,7 +297,7 @@ def health_for_customers(customer_ids, *, as_of: date) -> dict[int, Health]:
         month = row["month"]
         month = month.date() if hasattr(month, "date") and callable(month.date) else month
         monthly[row["customer_id"]][month] = row["total"]
-    late = _avg_days_late(ids, start=start, as_of=as_of)
+    late = _avg_days_late(wanted, start=start, as_of=as_of)
     result = {}
     for pk in ids:
         row = windows.get(pk, {})
@@ -313,18 +335,55 @@ class HealthWarning:
     health: Health
 
 
-def health_warnings_visible_to(user, *, as_of: date) -> list[HealthWarning]:
-    """Active accounts in scope with at least one health flag, A and B tiers first."""
-    customers = list(customer_list_visible_to(user).exclude(status=Customer.Status.CLOSED))
-    if not customers:
-        return []
-    tiers = tiers_current([c.pk for c in customers]) if len(customers) < 5000 else tiers_current()
-    health = health_for_customers([c.pk for c in customers], as_of=as_of)
-    warnings = [
-        HealthWarning(c, tiers.get(c.pk), health[c.pk]) for c in customers if health[c.pk].flags
-    ]
-    warnings.sort(key=lambda w: (w.tier or "Z", w.customer.code))
-    return warnings
+def health_from_snapshot(row: AccountHealth) -> Health:
+    """A stored snapshot row as a Health, its flags with their measured values and words."""
+    return Health(
+        revenue=row.revenue,
+        previous_revenue=row.previous_revenue,
+        growth=row.growth,
+        volatility=row.volatility,
+        avg_days_late=row.avg_days_late,
+        flags=tuple(_snapshot_flags(row)),
+    )
+
+
+def _snapshot_flags(row: AccountHealth):
+    thresholds = HealthThresholds()
+    measured = {
+        DECLINING: (row.growth, thresholds.decline_growth),
+        VOLATILE: (row.volatility, thresholds.volatility_cv),
+        PAYING_LATE: (row.avg_days_late, thresholds.late_days),
+    }
+    for code in row.flags:
+        value, threshold = measured[code]
+        yield HealthFlag(code, value, threshold)
+
+
+def health_warnings_visible_to(user, *, customers=None, limit: int | None = None):
+    """Accounts in scope flagged by the last health refresh, A and B tiers first.
+
+    Returns (warnings, total, as_of). `customers` narrows the scope further (dashboard
+    filters)."""
+    accounts = customers if customers is not None else customer_list_visible_to(user)
+    rows = (
+        AccountHealth.objects.filter(flagged=True, customer__in=accounts.values("pk"))
+        .exclude(customer__status=Customer.Status.CLOSED)
+        .select_related("customer__owner")
+        .annotate(
+            tier=Subquery(
+                CustomerContribution.objects.filter(
+                    run__is_current=True, customer_id=OuterRef("customer_id")
+                ).values("tier")[:1]
+            )
+        )
+        .order_by(Coalesce("tier", Value("Z")), "customer__code")
+    )
+    total = rows.count()
+    as_of = AccountHealth.objects.values_list("as_of", flat=True).first()
+    if limit is not None:
+        rows = rows[:limit]
+    warnings = [HealthWarning(r.customer, r.tier, health_from_snapshot(r)) for r in rows]
+    return warnings, total, as_of
 
 
 # --- referrals ----------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from accounts.selectors import customer_scope_q, people_managed_by
 from kam.roles import manages_people, may_work_accounts
 from relationships.care import birthdays_between, care_holidays_between
 from relationships.models import (
+    AccountHealth,
     AccountPlan,
     CadenceRule,
     FollowUp,
@@ -28,7 +29,7 @@ from relationships.models import (
     Reassignment,
     Visit,
 )
-from relationships.selectors import last_touch_by_customer
+from relationships.selectors import health_for_customers, last_touch_by_customer
 from tiers.selectors import tiers_current
 
 
@@ -497,3 +498,57 @@ def rep_reassign(*, by, from_user, to_user) -> Reassignment:
         action_count=actions,
         customer_codes=codes,
     )
+
+
+# --- health snapshot ----------------------------------------------------------------------
+
+HEALTH_CHUNK = 2000
+
+
+@dataclass(frozen=True)
+class HealthSummary:
+    as_of: date
+    accounts: int
+    flagged: int
+
+    def __str__(self) -> str:
+        return (
+            f"account health as of {self.as_of}: {self.accounts} accounts, {self.flagged} flagged"
+        )
+
+
+def account_health_refresh(*, as_of: date) -> HealthSummary:
+    """Recompute every open account's health and replace the snapshot in one transaction
+    (readers see the old snapshot or the new one, never a mix)."""
+    ids = list(
+        Customer.objects.exclude(status=Customer.Status.CLOSED)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    rows = []
+    for start in range(0, len(ids), HEALTH_CHUNK):
+        chunk = ids[start : start + HEALTH_CHUNK]
+        for pk, health in health_for_customers(chunk, as_of=as_of).items():
+            rows.append(
+                AccountHealth(
+                    customer_id=pk,
+                    as_of=as_of,
+                    revenue=health.revenue,
+                    previous_revenue=health.previous_revenue,
+                    growth=_rounded(health.growth, 6),
+                    volatility=_rounded(health.volatility, 6),
+                    avg_days_late=health.avg_days_late,
+                    flags=list(health.codes),
+                    flagged=bool(health.flags),
+                )
+            )
+    with transaction.atomic():
+        AccountHealth.objects.all().delete()
+        AccountHealth.objects.bulk_create(rows, batch_size=2000)
+    return HealthSummary(as_of, len(rows), sum(1 for r in rows if r.flagged))
+
+
+def _rounded(value, places: int):
+    from decimal import Decimal
+
+    return None if value is None else value.quantize(Decimal(1).scaleb(-places))

@@ -7,7 +7,7 @@ from celery import shared_task
 from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
-from relationships.services import follow_ups_generate
+from relationships.services import account_health_refresh, follow_ups_generate
 
 logger = logging.getLogger(__name__)
 
@@ -23,4 +23,17 @@ def generate_follow_ups_daily(day: str | None = None) -> str:
     today = date.fromisoformat(day) if day else timezone.localdate()
     summary = follow_ups_generate(today=today)
     logger.info("generate_follow_ups_daily: %s", summary)
+    return str(summary)
+
+
+@shared_task(
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=60,
+    retry_kwargs={"max_retries": 5},
+)
+def refresh_account_health_daily(day: str | None = None) -> str:
+    """Replace the account-health snapshot as of `day` (default today)."""
+    today = date.fromisoformat(day) if day else timezone.localdate()
+    summary = account_health_refresh(as_of=today)
+    logger.info("refresh_account_health_daily: %s", summary)
     return str(summary)

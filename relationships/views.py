@@ -604,17 +604,21 @@ def rep_reassign(request):
     )
 
 
+ATTENTION_ROWS = 200
+
+
 def attention(request):
     """Accounts that need a manager's eye: buying-centre gaps and health warnings."""
     user = request.user
-    today = timezone.localdate()
+    warnings, total, as_of = selectors.health_warnings_visible_to(user, limit=ATTENTION_ROWS)
     return render(
         request,
         "relationships/attention.html",
         {
             "gaps": selectors.coverage_gaps_visible_to(user),
-            "warnings": selectors.health_warnings_visible_to(user, as_of=today),
-            "as_of": today,
+            "warnings": warnings,
+            "warnings_total": total,
+            "as_of": as_of,
         },
     )
 
