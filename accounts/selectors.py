@@ -55,6 +55,17 @@ def customer_scope_q(user, path: str = "") -> Q:
     return Q(**{f"{path}owner_id__in": people}) | Q(**{f"{path}id__in": on_team})
 
 
+def customer_values_visible_to(user, field: str) -> list[str]:
+    """The distinct non-empty values of a column (region, industry) among visible customers."""
+    return list(
+        Customer.objects.filter(customer_scope_q(user))
+        .exclude(**{field: ""})
+        .order_by(field)
+        .values_list(field, flat=True)
+        .distinct()
+    )
+
+
 def customer_list_visible_to(user) -> QuerySet[Customer]:
     return Customer.objects.filter(customer_scope_q(user)).select_related("owner")
 

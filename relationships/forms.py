@@ -182,3 +182,29 @@ class RepReassignForm(forms.Form):
         if data.get("from_user") and data.get("from_user") == data.get("to_user"):
             self.add_error("to_user", _("Choose someone else to take the accounts over."))
         return data
+
+
+class DashboardFilterForm(forms.Form):
+    team = forms.ModelChoiceField(label=_("Team"), queryset=None, required=False)
+    region = forms.ChoiceField(label=_("Region"), required=False)
+    industry = forms.ChoiceField(label=_("Industry"), required=False)
+
+    def __init__(self, *args, teams, regions, industries, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["team"].queryset = teams
+        everything = [("", _("All"))]
+        self.fields["region"].choices = everything + [(r, r) for r in regions]
+        self.fields["industry"].choices = everything + [(i, i) for i in industries]
+
+    def apply(self, customers):
+        if not self.is_valid():
+            return customers
+        data = self.cleaned_data
+        if data["team"]:
+            members = data["team"].members.values("pk")
+            customers = customers.filter(Q(owner__in=members) | Q(owner=data["team"].manager))
+        if data["region"]:
+            customers = customers.filter(region=data["region"])
+        if data["industry"]:
+            customers = customers.filter(industry=data["industry"])
+        return customers

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
-from django.db.models import Count, Max, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum, Value
+from django.db.models import Count, Max, Min, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce, TruncMonth
 
 from accounts.models import Contact, Customer, Receivable, SalesLine
@@ -30,7 +30,6 @@ from relationships.models import (
     Visit,
 )
 from tiers.models import CustomerContribution
-from tiers.selectors import tiers_current
 
 # "My day" looks this far ahead.
 UPCOMING_DAYS = 7
@@ -208,15 +207,21 @@ class CoverageGap:
     coverage: Coverage
 
 
-def coverage_gaps_visible_to(user) -> list[CoverageGap]:
-    """A-tier and strategic accounts in scope whose buying centre has a gap (SPEC §4)."""
-    tiers = tiers_current()
-    a_tier = [pk for pk, tier in tiers.items() if tier == "A"]
+def coverage_gaps_visible_to(user, *, customers=None, limit: int | None = None):
+    """A-tier and strategic accounts in scope whose buying centre has a gap (SPEC §4).
+
+    `customers` narrows the scope further (dashboard filters). Returns (gaps, total)."""
+    accounts = customers if customers is not None else customer_list_visible_to(user)
+    a_tier = CustomerContribution.objects.filter(run__is_current=True, tier="A")
     active = Q(buying_units__contacts__is_active=True)
-    accounts = (
-        customer_list_visible_to(user)
+    tracked = (
+        Customer.objects.filter(pk__in=accounts.values("pk"))
         .exclude(status=Customer.Status.CLOSED)
-        .filter(Q(relationship_level=Customer.RelationshipLevel.STRATEGIC) | Q(pk__in=a_tier))
+        .filter(
+            Q(relationship_level=Customer.RelationshipLevel.STRATEGIC)
+            | Q(pk__in=a_tier.values("customer_id"))
+        )
+        .select_related("owner")
         .annotate(
             n_active=Count("buying_units__contacts", filter=active),
             n_decision=Count(
@@ -228,22 +233,40 @@ def coverage_gaps_visible_to(user) -> list[CoverageGap]:
                 filter=active & Q(buying_units__contacts__attitude=Contact.Attitude.SUPPORTER),
             ),
             n_units=Count("buying_units", filter=active, distinct=True),
+            tier=Subquery(
+                CustomerContribution.objects.filter(
+                    run__is_current=True, customer_id=OuterRef("pk")
+                ).values("tier")[:1]
+            ),
         )
         .order_by("code")
     )
     gaps = []
-    for customer in accounts:
+    for customer in tracked:
         coverage = coverage_from_counts(
             active_contacts=customer.n_active,
             decision_makers=customer.n_decision,
             supporters=customer.n_supporter,
             buying_units=customer.n_units,
-            tier=tiers.get(customer.pk),
+            tier=customer.tier,
             relationship_level=customer.relationship_level,
         )
         if coverage.gaps:
-            gaps.append(CoverageGap(customer, tiers.get(customer.pk), coverage))
-    return gaps
+            gaps.append(CoverageGap(customer, customer.tier, coverage))
+    total = len(gaps)
+    return (gaps[:limit] if limit is not None else gaps), total
+
+
+def overdue_follow_ups_by_owner(*, customers, today: date) -> list[dict]:
+    """Open follow-ups past their due date on the given accounts, counted per owner."""
+    return list(
+        FollowUp.objects.filter(
+            status=FollowUp.Status.OPEN, due_date__lt=today, customer__in=customers.values("pk")
+        )
+        .values("owner__username", "owner__first_name", "owner__last_name")
+        .annotate(count=Count("pk"), oldest=Min("due_date"))
+        .order_by("-count", "owner__username")
+    )
 
 
 # --- health -------------------------------------------------------------------------------

@@ -28,5 +28,6 @@ urlpatterns = [
     path("actions/<int:pk>/edit/", views.plan_action_edit, name="action-edit"),
     path("team/reassign/", views.rep_reassign, name="reassign"),
     path("attention/", views.attention, name="attention"),
+    path("dashboard/", views.dashboard, name="dashboard"),
     path("referrals/", views.referrals, name="referrals"),
 ]

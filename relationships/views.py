@@ -30,6 +30,7 @@ from relationships.forms import (
     BuyingUnitForm,
     ContactForm,
     CustomerChoiceForm,
+    DashboardFilterForm,
     FollowUpForm,
     ObjectiveForm,
     PlanForm,
@@ -39,8 +40,9 @@ from relationships.forms import (
     VisitForm,
 )
 from relationships.models import PlanAction, PlanObjective
-from tiers.explain import contribution_explained
-from tiers.selectors import contribution_current_for
+from tiers import selectors as tier_selectors
+from tiers.explain import contribution_explained, reason_text
+from tiers.selectors import contribution_current_for, run_current
 
 
 def _require_worker(user):
@@ -615,7 +617,7 @@ def attention(request):
         request,
         "relationships/attention.html",
         {
-            "gaps": selectors.coverage_gaps_visible_to(user),
+            "gaps": selectors.coverage_gaps_visible_to(user)[0],
             "warnings": warnings,
             "warnings_total": total,
             "as_of": as_of,
@@ -629,3 +631,50 @@ def referrals(request):
         "relationships/referrals.html",
         {"summary": selectors.referral_summary_visible_to(request.user)},
     )
+
+
+DASHBOARD_ROWS = 50
+
+
+def dashboard(request):
+    """The KAM manager's dashboard: who the key accounts are, who moved, who is not what they
+    seem, and where the relationships or the follow-up are thin (in the reader's scope)."""
+    user = request.user
+    today = timezone.localdate()
+    visible = account_selectors.customer_list_visible_to(user)
+    form = DashboardFilterForm(
+        request.GET or None,
+        teams=account_selectors.sales_team_list_visible_to(user),
+        regions=account_selectors.customer_values_visible_to(user, "region"),
+        industries=account_selectors.customer_values_visible_to(user, "industry"),
+    )
+    customers = form.apply(visible)
+    run = run_current()
+    context = {"form": form, "run": run, "today": today}
+    if run is not None:
+        fake_big, fake_big_total = tier_selectors.fake_big_list(
+            run, customers, limit=DASHBOARD_ROWS
+        )
+        context.update(
+            run_age=(today - run.as_of).days,
+            tiers=tier_selectors.tier_summary(run, customers),
+            pareto=tier_selectors.pareto_points(run, customers),
+            movements=tier_selectors.tier_movements(run, customers, limit=DASHBOARD_ROWS),
+            fake_big=[(row, [reason_text(r) for r in row.reasons]) for row in fake_big],
+            fake_big_total=fake_big_total,
+        )
+    gaps, gaps_total = selectors.coverage_gaps_visible_to(
+        user, customers=customers, limit=DASHBOARD_ROWS
+    )
+    warnings, warnings_total, health_as_of = selectors.health_warnings_visible_to(
+        user, customers=customers, limit=DASHBOARD_ROWS
+    )
+    context.update(
+        gaps=gaps,
+        gaps_total=gaps_total,
+        warnings=warnings,
+        warnings_total=warnings_total,
+        health_as_of=health_as_of,
+        overdue=selectors.overdue_follow_ups_by_owner(customers=customers, today=today),
+    )
+    return render(request, "relationships/dashboard.html", context)

@@ -1,8 +1,13 @@
 """Reads of runs and contributions."""
 
 from datetime import date
+from decimal import ROUND_CEILING, Decimal
 
-from tiers.models import ContributionRun, CustomerContribution
+from django.db.models import Count, F, Q, Sum, Window
+from django.db.models.functions import RowNumber
+
+from kam.money import CENT
+from tiers.models import ContributionRun, CustomerContribution, Tier
 
 
 def run_current() -> ContributionRun | None:
@@ -34,4 +39,81 @@ def contribution_current_for(customer) -> CustomerContribution | None:
         CustomerContribution.objects.filter(run__is_current=True, customer=customer)
         .select_related("run")
         .first()
+    )
+
+
+# --- the manager's dashboard --------------------------------------------------------------
+# Each takes the current run and a queryset of the customers to show (already scoped and
+# filtered by the caller), and aggregates in the database.
+
+
+def tier_summary(run, customers) -> list[dict]:
+    rows = {
+        row["tier"]: row
+        for row in CustomerContribution.objects.filter(run=run, customer__in=customers.values("pk"))
+        .values("tier")
+        .annotate(count=Count("pk"), revenue=Sum("revenue"), profit=Sum("gross_profit"))
+    }
+    empty = {"count": 0, "revenue": Decimal(0), "profit": Decimal(0)}
+    return [{**empty, **rows.get(tier, {}), "tier": tier} for tier in Tier.values]
+
+
+def pareto_points(run, customers, *, max_points: int = 200) -> dict:
+    """The Pareto curve: cumulative share of gross profit against share of customers, the
+    customers sorted by gross profit (largest first). At most `max_points` points, sampled
+    in the database, plus the first customer at which 80 % is reached."""
+    rows = CustomerContribution.objects.filter(run=run, customer__in=customers.values("pk"))
+    totals = rows.aggregate(n=Count("pk"), profit=Sum("gross_profit"))
+    n, total = totals["n"], totals["profit"]
+    if not n or not total or total <= 0:
+        return {"points": [], "customers": n or 0, "reach_80": None}
+    order = [F("gross_profit").desc(), F("customer_id").asc()]
+    ranked = rows.annotate(
+        position=Window(RowNumber(), order_by=order),
+        running=Window(Sum("gross_profit"), order_by=order),
+    )
+    step = max(1, n // max_points)
+    sampled = ranked.annotate(bucket=F("position") % step).filter(
+        Q(bucket=0) | Q(position=1) | Q(position=n)
+    )
+    sampled = sampled.values_list("position", "running")
+    points = [
+        (float(position) / n, float(running / total))
+        for position, running in sampled.order_by("position")
+    ]
+    reach = (
+        # running ≥ 80 % of total, in whole cents (rounded up: the share must reach 80 %).
+        ranked.filter(running__gte=(total * Decimal("0.8")).quantize(CENT, ROUND_CEILING))
+        .order_by("position")
+        .values_list("position", flat=True)
+        .first()
+    )
+    return {"points": [(0.0, 0.0), *points], "customers": n, "reach_80": reach}
+
+
+def tier_movements(run, customers, *, limit: int = 50) -> dict:
+    """Customers whose tier changed since the previous run: counts up and down, and a list."""
+    moved = (
+        CustomerContribution.objects.filter(run=run, customer__in=customers.values("pk"))
+        .exclude(previous_tier="")
+        .exclude(previous_tier=F("tier"))
+    )
+    counts = moved.aggregate(
+        up=Count("pk", filter=Q(tier__lt=F("previous_tier"))),
+        down=Count("pk", filter=Q(tier__gt=F("previous_tier"))),
+    )
+    rows = list(
+        moved.select_related("customer").order_by("tier", "-gross_profit", "customer_id")[:limit]
+    )
+    return {"up": counts["up"], "down": counts["down"], "rows": rows}
+
+
+def fake_big_list(run, customers, *, limit: int = 50) -> tuple[list, int]:
+    """Customers the rules refused to call big, the biggest by revenue first."""
+    rows = CustomerContribution.objects.filter(
+        run=run, customer__in=customers.values("pk"), excluded=True
+    )
+    return (
+        list(rows.select_related("customer__owner").order_by("-revenue", "customer_id")[:limit]),
+        rows.count(),
     )
