@@ -18,6 +18,7 @@ urlpatterns = [
     path("", relationship_views.home, name="home"),
     # The customer list shows tiers, so tiers/ serves it; the customer master's pages follow.
     path("customers/", tier_views.customer_list, name="customer-list"),
+    path("reports/contribution/", tier_views.contribution_report, name="contribution-report"),
     # The account page shows all three apps, so relationships/ serves it.
     path("customers/<int:pk>/", relationship_views.account_detail, name="customer-detail"),
     path("", include("accounts.urls")),

@@ -125,8 +125,11 @@ def visit_log(
         raise PermissionDenied
     contacts = _check_contacts(customer, contacts)
     _check_visit_dates(visit_date, next_follow_up)
-    if completes is not None and completes.customer_id != customer.pk:
-        raise ValidationError({"customer": _("The follow-up belongs to another account.")})
+    if completes is not None:
+        if completes.customer_id != customer.pk:
+            raise ValidationError({"customer": _("The follow-up belongs to another account.")})
+        # Closing a follow-up by a visit is closing it: the same people as the Done button.
+        _require_follow_up_actor(user, completes)
     visit = Visit(
         customer=customer,
         author=user,
@@ -191,6 +194,8 @@ def follow_up_create(
     *, user, customer: Customer, due_date: date, note: str, owner=None
 ) -> FollowUp:
     _require_worker(user)
+    if due_date < timezone.localdate():
+        raise ValidationError({"due_date": _("A new follow-up is due today or later.")})
     owner = owner or user
     for person in {user, owner}:
         if not _sees_customer(person, customer.pk):

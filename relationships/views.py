@@ -250,7 +250,7 @@ def visit_create(request):
     if not customer_id:
         chooser = CustomerChoiceForm(request.GET or None, customers=visible.order_by("code"))
         return render(request, "relationships/visit_choose_customer.html", {"form": chooser})
-    customer = account_selectors.customer_get_for_user(user, customer_id)
+    customer = _get_or_404(visible, customer_id)  # closed accounts get no new visits
     form = VisitForm(request.POST or None, customer=customer)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data

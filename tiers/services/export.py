@@ -19,11 +19,12 @@ SHARES = {"margin", "revenue_share", "profit_share", "cumulative_profit_share"}
 TEXT = {"customer_code", "customer_name", "owner", "region", "industry", "override"}
 
 
-def report_rows(contributions: QuerySet[CustomerContribution]):
-    """One list per customer in COLUMNS order, with Python values (Decimal, int, str, bool)."""
-    rows = contributions.select_related("customer__owner").order_by(
-        F("profit_rank").asc(nulls_last=True), "customer__code"
-    )
+def report_rows(contributions: QuerySet[CustomerContribution], *, keep_order: bool = False):
+    """One list per customer in COLUMNS order, with Python values (Decimal, int, str, bool).
+    By profit rank, or in the queryset's own order with `keep_order`."""
+    rows = contributions.select_related("customer__owner")
+    if not keep_order:
+        rows = rows.order_by(F("profit_rank").asc(nulls_last=True), "customer__code")
     for c in rows.iterator(chunk_size=5000):
         customer = c.customer
         yield [
@@ -68,9 +69,13 @@ def write_csv(rows, handle) -> int:
     writer.writerow(COLUMNS)
     count = 0
     for row in rows:
-        writer.writerow([_text(col, value) for col, value in zip(COLUMNS, row, strict=True)])
+        writer.writerow(csv_cells(row))
         count += 1
     return count
+
+
+def csv_cells(row) -> list[str]:
+    return [_text(col, value) for col, value in zip(COLUMNS, row, strict=True)]
 
 
 def write_xlsx(rows, path) -> int:
