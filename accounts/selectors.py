@@ -1,6 +1,7 @@
 """Every read of the customer master goes through here, scoped to the reader (SPEC §1, §6)."""
 
-from datetime import timedelta
+from datetime import date, timedelta
+from decimal import Decimal
 
 from django.contrib.auth import get_user_model
 from django.db.models import Count, F, Q, QuerySet, Sum
@@ -156,6 +157,37 @@ def customer_list_with_window_revenue(user, *, as_of, days: int = 365) -> QueryS
     return customer_list_visible_to(user).annotate(
         window_revenue=Sum("sales_lines__revenue", filter=window, default=0)
     )
+
+
+def monthly_figures(*, customer: Customer, as_of, months: int = 24) -> list[dict]:
+    """Net revenue and gross profit per calendar month, the `months` months up to as_of's,
+    zero-filled (one aggregate over the (customer, order_date) index)."""
+    from django.db.models.functions import TruncMonth
+
+    year, month = as_of.year, as_of.month
+    starts = []
+    for _i in range(months):
+        starts.append(date(year, month, 1))
+        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+    starts.reverse()
+    totals = {
+        (row["month"].date() if hasattr(row["month"], "hour") else row["month"]): row
+        for row in SalesLine.objects.filter(
+            customer=customer, order_date__gte=starts[0], order_date__lte=as_of
+        )
+        .annotate(month=TruncMonth("order_date"))
+        .values("month")
+        .annotate(net=Sum("revenue"), profit=Sum(F("revenue") - F("cost")))
+    }
+    zero = Decimal(0)
+    return [
+        {
+            "month": start.strftime("%Y-%m"),
+            "revenue": totals.get(start, {}).get("net", zero),
+            "profit": totals.get(start, {}).get("profit", zero),
+        }
+        for start in starts
+    ]
 
 
 def region_totals_visible_to(user, *, as_of, days: int = 365) -> list[dict]:

@@ -139,6 +139,10 @@ def account_detail(request, pk: int):
             "may_work": may_work_accounts(user),
             "occasions": OCCASION_LABELS,
             "today": today,
+            "monthly": [
+                [m["month"], float(m["revenue"]), float(m["profit"])]
+                for m in account_selectors.monthly_figures(customer=customer, as_of=today)
+            ],
         },
     )
 
