@@ -15,7 +15,15 @@ from accounts.selectors import customer_list_visible_to
 from tiers.models import CustomerContribution, Tier
 from tiers.reports import SORTS, ordered, report_queryset, report_totals
 from tiers.selectors import run_current
-from tiers.services.export import COLUMNS, csv_cells, report_rows, write_xlsx
+from tiers.services.export import (
+    COLUMNS,
+    MONEY,
+    SHARES,
+    contribution_values,
+    csv_cells,
+    report_rows,
+    write_xlsx,
+)
 
 CUSTOMERS_PER_PAGE = 50
 
@@ -78,6 +86,7 @@ def contribution_report(request):
     page = Paginator(rows.select_related("customer__owner"), REPORT_ROWS_PER_PAGE).get_page(
         request.GET.get("page")
     )
+    table = [(row, list(zip(COLUMNS, contribution_values(row), strict=True))) for row in page]
     query = request.GET.copy()
     for key in ("page", "sort", "export"):
         query.pop(key, None)
@@ -88,9 +97,12 @@ def contribution_report(request):
             "filter": report_filter,
             "run": run,
             "page": page,
+            "table": table,
+            "columns": [(column, column in SORTS) for column in COLUMNS],
+            "money": MONEY,
+            "shares": SHARES,
             "totals": report_totals(rows),
             "sort": sort,
-            "sorts": SORTS,
             "filter_query": query.urlencode(),
             "query": "&".join(q for q in (query.urlencode(), f"sort={sort}" if sort else "") if q),
         },

@@ -26,28 +26,33 @@ def report_rows(contributions: QuerySet[CustomerContribution], *, keep_order: bo
     if not keep_order:
         rows = rows.order_by(F("profit_rank").asc(nulls_last=True), "customer__code")
     for c in rows.iterator(chunk_size=5000):
-        customer = c.customer
-        yield [
-            customer.code,
-            customer.name,
-            customer.owner.username if customer.owner else "",
-            customer.region,
-            customer.industry,
-            c.revenue,
-            c.gross_profit,
-            c.margin,
-            c.revenue_share,
-            c.profit_share,
-            c.cumulative_profit_share,
-            c.profit_rank,
-            c.revenue_tier,
-            c.profit_tier,
-            c.tier,
-            c.previous_tier,
-            c.excluded,
-            c.exclusion_rules,
-            c.override,
-        ]
+        yield contribution_values(c)
+
+
+def contribution_values(c: CustomerContribution) -> list:
+    """One report row in COLUMNS order (the customer and its owner should be selected)."""
+    customer = c.customer
+    return [
+        customer.code,
+        customer.name,
+        customer.owner.username if customer.owner else "",
+        customer.region,
+        customer.industry,
+        c.revenue,
+        c.gross_profit,
+        c.margin,
+        c.revenue_share,
+        c.profit_share,
+        c.cumulative_profit_share,
+        c.profit_rank,
+        c.revenue_tier,
+        c.profit_tier,
+        c.tier,
+        c.previous_tier,
+        c.excluded,
+        c.exclusion_rules,
+        c.override,
+    ]
 
 
 def _text(column: str, value) -> str:
