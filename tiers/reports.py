@@ -98,3 +98,27 @@ def report_totals(rows) -> dict:
     return rows.aggregate(
         customers=Count("pk"), revenue=Sum("revenue"), gross_profit=Sum("gross_profit")
     )
+
+
+# Screen headings of the SPEC §5 columns; the exports keep the SPEC names.
+COLUMN_LABELS = {
+    "customer_code": _("Code"),
+    "customer_name": _("Name"),
+    "owner": _("Owner"),
+    "region": _("Region"),
+    "industry": _("Industry"),
+    "revenue": _("Revenue"),
+    "gross_profit": _("Gross profit"),
+    "margin": _("Margin"),
+    "revenue_share": _("Revenue share"),
+    "profit_share": _("Profit share"),
+    "cumulative_profit_share": _("Cumulative profit share"),
+    "profit_rank": _("Profit rank"),
+    "revenue_tier": _("Revenue tier"),
+    "profit_tier": _("Profit tier"),
+    "tier": _("Tier"),
+    "previous_tier": _("Previous tier"),
+    "excluded": _("Excluded"),
+    "exclusion_rules": _("Exclusion rules"),
+    "override": _("Override"),
+}

@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts.filters import CustomerFilter
 from accounts.selectors import customer_list_visible_to
 from tiers.models import CustomerContribution, Tier
-from tiers.reports import SORTS, ordered, report_queryset, report_totals
+from tiers.reports import COLUMN_LABELS, SORTS, ordered, report_queryset, report_totals
 from tiers.selectors import run_current
 from tiers.services.export import (
     COLUMNS,
@@ -98,7 +98,7 @@ def contribution_report(request):
             "run": run,
             "page": page,
             "table": table,
-            "columns": [(column, column in SORTS) for column in COLUMNS],
+            "columns": [(column, COLUMN_LABELS[column], column in SORTS) for column in COLUMNS],
             "money": MONEY,
             "shares": SHARES,
             "totals": report_totals(rows),
