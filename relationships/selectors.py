@@ -211,7 +211,9 @@ def coverage_gaps_visible_to(user, *, customers=None, limit: int | None = None):
     """A-tier and strategic accounts in scope whose buying centre has a gap (SPEC §4).
 
     `customers` narrows the scope further (dashboard filters). Returns (gaps, total)."""
-    accounts = customers if customers is not None else customer_list_visible_to(user)
+    accounts = customer_list_visible_to(user)
+    if customers is not None:
+        accounts = customers.filter(customer_scope_q(user))
     a_tier = CustomerContribution.objects.filter(run__is_current=True, tier="A")
     active = Q(buying_units__contacts__is_active=True)
     tracked = (
@@ -387,7 +389,9 @@ def health_warnings_visible_to(user, *, customers=None, limit: int | None = None
 
     Returns (warnings, total, as_of). `customers` narrows the scope further (dashboard
     filters)."""
-    accounts = customers if customers is not None else customer_list_visible_to(user)
+    accounts = customer_list_visible_to(user)
+    if customers is not None:
+        accounts = customers.filter(customer_scope_q(user))
     rows = (
         AccountHealth.objects.filter(flagged=True, customer__in=accounts.values("pk"))
         .exclude(customer__status=Customer.Status.CLOSED)

@@ -42,6 +42,12 @@ def _sees_customer(user, customer_id) -> bool:
     return Customer.objects.filter(customer_scope_q(user), pk=customer_id).exists()
 
 
+def _works_on(user, customer_id) -> bool:
+    """May own work on the account: an active rep, manager or admin who sees it (finance
+    sees every account but cannot complete, snooze or hand on a follow-up)."""
+    return user.is_active and may_work_accounts(user) and _sees_customer(user, customer_id)
+
+
 # --- buying centre ------------------------------------------------------------------------
 
 
@@ -130,6 +136,8 @@ def visit_log(
             raise ValidationError({"customer": _("The follow-up belongs to another account.")})
         # Closing a follow-up by a visit is closing it: the same people as the Done button.
         _require_follow_up_actor(user, completes)
+    # The touch before this one: an older, back-dated visit does not meet the cadence.
+    previous_touch = last_touch_by_customer([customer.pk]).get(customer.pk)
     visit = Visit(
         customer=customer,
         author=user,
@@ -153,9 +161,10 @@ def visit_log(
             source_visit=visit,
         )
     now = timezone.now()
-    done = FollowUp.objects.filter(customer=customer, status=FollowUp.Status.OPEN).filter(
-        Q(kind=FollowUp.Kind.CADENCE) | Q(pk=completes.pk if completes else None)
-    )
+    closing = Q(pk=completes.pk) if completes else Q(pk__in=[])
+    if previous_touch is None or visit_date > previous_touch:
+        closing |= Q(kind=FollowUp.Kind.CADENCE)
+    done = FollowUp.objects.filter(closing, customer=customer, status=FollowUp.Status.OPEN)
     done.update(status=FollowUp.Status.DONE, completed_at=now, completed_visit=visit)
     return visit
 
@@ -198,7 +207,7 @@ def follow_up_create(
         raise ValidationError({"due_date": _("A new follow-up is due today or later.")})
     owner = owner or user
     for person in {user, owner}:
-        if not _sees_customer(person, customer.pk):
+        if not _works_on(person, customer.pk):
             raise ValidationError(
                 {
                     "owner": _("%(user)s does not work on this account.")
@@ -244,7 +253,7 @@ def follow_up_snooze(*, user, follow_up: FollowUp, until: date, reason: str) -> 
 def follow_up_reassign(*, user, follow_up: FollowUp, to_user) -> FollowUp:
     """Hand a follow-up to someone who works on the account (owner, account team, manager)."""
     _require_follow_up_actor(user, follow_up)
-    if not to_user.is_active or not _sees_customer(to_user, follow_up.customer_id):
+    if not _works_on(to_user, follow_up.customer_id):
         raise ValidationError(
             {
                 "to_user": _("%(user)s does not work on this account.")
@@ -422,7 +431,7 @@ def plan_action_save(*, user, action: PlanAction) -> PlanAction:
     plan = action.plan
     if action.objective_id and action.objective.plan_id != plan.pk:
         raise ValidationError({"objective": _("Choose an objective of this plan.")})
-    if not action.owner.is_active or not _sees_customer(action.owner, plan.customer_id):
+    if not _works_on(action.owner, plan.customer_id):
         raise ValidationError(
             {
                 "owner": _("%(user)s does not work on this account.")
