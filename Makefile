@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
 
-.PHONY: run test lint fmt install install-dev clean-db messages
+.PHONY: run test e2e lint fmt install install-dev clean-db messages
 
 # Installs again only when a requirements file changed.
 $(VENV)/.installed: requirements.txt
@@ -32,6 +32,10 @@ run: $(VENV)/.installed .env
 
 test: $(VENV)/.installed-dev .env
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+# Only the real-browser tests (Playwright driving /usr/bin/chromium); `make test` runs them too.
+e2e: $(VENV)/.installed-dev .env
+	$(VENV)/bin/pytest -m e2e $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .
