@@ -281,7 +281,8 @@ def visit_create(request):
                     request,
                     _("Follow-up set for %(day)s.") % {"day": data["next_follow_up"].isoformat()},
                 )
-            return redirect(visit.customer.get_absolute_url() + "#visits")
+            # The top of the account page: the confirmation shows there, above the timeline.
+            return redirect(visit.customer.get_absolute_url())
     return render(
         request,
         "relationships/visit_form.html",

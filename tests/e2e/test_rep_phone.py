@@ -166,7 +166,10 @@ def test_rep_logs_a_visit_on_a_phone(live_server, account, phone, artifacts):
     form.locator('button[type="submit"]').tap()
 
     # 4. The account page's timeline shows the visit and whom the rep met.
-    page.wait_for_url(f"**{account.customer.get_absolute_url()}#visits")
+    page.wait_for_url(f"**{account.customer.get_absolute_url()}")
+    # The confirmation is on screen, not scrolled away above the timeline.
+    confirmation = page.locator("ul.messages li.success").first.bounding_box()
+    assert confirmation is not None and confirmation["y"] < 812
     visit = Visit.objects.get(customer=account.customer)
     entry = page.locator("#visits ol.timeline > li").filter(
         has=page.locator(f'a[href="{reverse("relationships:visit-detail", args=[visit.pk])}"]')

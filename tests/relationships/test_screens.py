@@ -388,7 +388,7 @@ class TestVisitForm:
             ),
         )
         assert response.status_code == 302
-        assert response["Location"] == rep_customer.get_absolute_url() + "#visits"
+        assert response["Location"] == rep_customer.get_absolute_url()
 
         visit = Visit.objects.get()
         assert (visit.customer, visit.author, visit.visit_date) == (rep_customer, rep, TODAY)
