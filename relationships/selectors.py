@@ -10,6 +10,7 @@ from django.db.models.functions import Coalesce, TruncMonth
 
 from accounts.models import Contact, Customer, Receivable, SalesLine
 from accounts.selectors import customer_list_visible_to, customer_scope_q
+from kam.names import person_name
 from kam.roles import get_object_in_scope_or_404, sees_all_accounts
 from relationships.coverage import ContactFacts, Coverage, coverage_assess, coverage_from_counts
 from relationships.health import (
@@ -261,7 +262,7 @@ def coverage_gaps_visible_to(user, *, customers=None, limit: int | None = None):
 
 def overdue_follow_ups_by_owner(*, customers, today: date) -> list[dict]:
     """Open follow-ups past their due date on the given accounts, counted per owner."""
-    return list(
+    rows = list(
         FollowUp.objects.filter(
             status=FollowUp.Status.OPEN, due_date__lt=today, customer__in=customers.values("pk")
         )
@@ -269,6 +270,11 @@ def overdue_follow_ups_by_owner(*, customers, today: date) -> list[dict]:
         .annotate(count=Count("pk"), oldest=Min("due_date"))
         .order_by("-count", "owner__username")
     )
+    for row in rows:
+        row["owner_name"] = person_name(
+            row["owner__first_name"], row["owner__last_name"], row["owner__username"]
+        )
+    return rows
 
 
 # --- health -------------------------------------------------------------------------------

@@ -157,6 +157,7 @@ def test_gaps_warnings_and_overdue_follow_ups(client, manager, rep, book, frozen
             "owner__last_name": "",
             "count": 2,
             "oldest": TODAY - datetime.timedelta(days=10),
+            "owner_name": "rep",
         }
     ]
 
