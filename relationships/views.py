@@ -84,6 +84,7 @@ def home(request):
         context["my_accounts"] = (
             account_selectors.customer_list_with_window_revenue(user, as_of=today)
             .filter(owner=user)
+            .annotate(tier=tier_selectors.current_tier_subquery())
             .order_by("-window_revenue", "code")[:20]
         )
     return render(request, f"accounts/home_{role}.html", context)

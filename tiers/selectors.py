@@ -3,7 +3,7 @@
 from datetime import date
 from decimal import ROUND_CEILING, Decimal
 
-from django.db.models import Count, F, Q, Sum, Window
+from django.db.models import Count, F, OuterRef, Q, Subquery, Sum, Window
 from django.db.models.functions import RowNumber
 
 from kam.money import CENT
@@ -31,6 +31,15 @@ def tiers_current(customer_ids=None) -> dict[int, str]:
     if customer_ids is not None:
         rows = rows.filter(customer_id__in=customer_ids)
     return dict(rows.values_list("customer_id", "tier"))
+
+
+def current_tier_subquery():
+    """An annotation: each customer's tier in the current run (None outside it)."""
+    return Subquery(
+        CustomerContribution.objects.filter(
+            run__is_current=True, customer_id=OuterRef("pk")
+        ).values("tier")[:1]
+    )
 
 
 def contribution_current_for(customer) -> CustomerContribution | None:
