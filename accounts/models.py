@@ -347,3 +347,44 @@ class ImportRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.file_name} ({self.status})"
+
+
+class AuditEvent(models.Model):
+    """One recorded change: who, when, what, old and new values (field -> [old, new]).
+
+    Written by accounts.audit.audit_record from every write path of customers, contacts,
+    buying units, ownership, overrides, the tier policy and imports (an import is one event
+    with its counts). Never edited."""
+
+    at = models.DateTimeField(_("when"), auto_now_add=True, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("who"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    customer = models.ForeignKey(
+        Customer,
+        verbose_name=_("customer"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="audit_events",
+        db_index=False,  # covered by the (customer, at) index
+    )
+    entity = models.CharField(_("what"), max_length=30)
+    entity_id = models.CharField(_("id"), max_length=64, blank=True)
+    action = models.CharField(_("action"), max_length=20)
+    summary = models.CharField(_("summary"), max_length=300, blank=True)
+    changes = models.JSONField(_("changes"), default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("change")
+        verbose_name_plural = _("change history")
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["customer", "at"])]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.entity} {self.action}"

@@ -7,6 +7,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Count, F, Q, QuerySet, Sum
 
 from accounts.models import (
+    AuditEvent,
     BuyingUnit,
     Contact,
     Customer,
@@ -219,6 +220,21 @@ def master_data_counts() -> dict[str, int]:
         "receivables": Receivable.objects.count(),
         "users": User.objects.count(),
     }
+
+
+def audit_event_list_visible_to(user) -> QuerySet[AuditEvent]:
+    """Changes of the accounts in scope; events of no account (imports, the policy) only for
+    those who see every account."""
+    events = AuditEvent.objects.all()
+    if sees_all_accounts(user):
+        return events
+    return events.filter(customer__in=Customer.objects.filter(customer_scope_q(user)).values("pk"))
+
+
+def audit_event_list_for_customer(*, user, customer, limit: int = 30) -> list[AuditEvent]:
+    return list(
+        audit_event_list_visible_to(user).filter(customer=customer).select_related("actor")[:limit]
+    )
 
 
 def import_run_list() -> QuerySet[ImportRun]:

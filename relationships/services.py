@@ -15,7 +15,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.models import BuyingUnit, Contact, Customer
+from accounts.audit import audit_bulk, audit_record, changes_between, field_values
+from accounts.models import AuditEvent, BuyingUnit, Contact, Customer
 from accounts.selectors import customer_scope_q, people_managed_by
 from kam.roles import manages_people, may_work_accounts
 from relationships.care import birthdays_between, care_holidays_between
@@ -51,15 +52,28 @@ def _works_on(user, customer_id) -> bool:
 # --- buying centre ------------------------------------------------------------------------
 
 
+def _stored_values(model, pk) -> dict | None:
+    row = model.objects.filter(pk=pk).first() if pk else None
+    return field_values(row) if row else None
+
+
+@transaction.atomic
 def buying_unit_save(*, user, unit: BuyingUnit) -> BuyingUnit:
     _require_worker(user)
     if not _sees_customer(user, unit.customer_id):
         raise PermissionDenied
     unit.full_clean()
+    before = _stored_values(BuyingUnit, unit.pk)
     unit.save()
+    audit_record(
+        actor=user, entity="buying_unit", entity_id=unit.pk, customer=unit.customer,
+        action="update" if before else "create", summary=unit.name,
+        changes=changes_between(before, field_values(unit)),
+    )  # fmt: skip
     return unit
 
 
+@transaction.atomic
 def contact_save(*, user, contact: Contact) -> Contact:
     """Create or update a contact; its buying unit and reports-to must be in the same account."""
     _require_worker(user)
@@ -77,7 +91,13 @@ def contact_save(*, user, contact: Contact) -> Contact:
                 {"buying_unit": _("A contact moves only between buying units of one customer.")}
             )
     contact.full_clean()
+    before = _stored_values(Contact, contact.pk)
     contact.save()
+    audit_record(
+        actor=user, entity="contact", entity_id=contact.pk, customer=unit.customer,
+        action="update" if before else "create", summary=contact.name,
+        changes=changes_between(before, field_values(contact)),
+    )  # fmt: skip
     return contact
 
 
@@ -476,8 +496,18 @@ def rep_reassign(*, by, from_user, to_user) -> Reassignment:
         raise ValidationError({"to_user": _("Choose someone else to take the accounts over.")})
     scope = customer_scope_q(by)
     accounts = Customer.objects.filter(scope, owner=from_user).select_for_update()
-    codes = sorted(accounts.values_list("code", flat=True))
+    moving = list(accounts.order_by("code").values_list("pk", "code"))
+    codes = [code for _pk, code in moving]
     moved = accounts.update(owner=to_user)
+    audit_bulk(
+        [
+            AuditEvent(
+                actor=by, entity="customer", entity_id=str(pk), customer_id=pk, action="reassign",
+                summary=code, changes={"owner": [str(from_user), str(to_user)]},
+            )
+            for pk, code in moving
+        ]
+    )  # fmt: skip
 
     through = Customer.account_team.through
     places = through.objects.filter(

@@ -12,6 +12,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_POST
 
 from accounts import selectors as account_selectors
@@ -92,6 +93,20 @@ def home(request):
 
 # --- the account page ---------------------------------------------------------------------
 
+# The change history's words for what changed and how.
+AUDIT_LABELS = {
+    "customer": _lazy("Customer"),
+    "contact": _lazy("Contact"),
+    "buying_unit": _lazy("Buying unit"),
+    "buyingunit": _lazy("Buying unit"),
+    "tier_override": _lazy("Tier override"),
+    "create": _lazy("added"),
+    "update": _lazy("changed"),
+    "delete": _lazy("deleted"),
+    "reassign": _lazy("handed over"),
+    "revoke": _lazy("revoked"),
+}
+
 
 def account_detail(request, pk: int):
     user = request.user
@@ -140,6 +155,10 @@ def account_detail(request, pk: int):
             "may_work": may_work_accounts(user),
             "occasions": OCCASION_LABELS,
             "today": today,
+            "history": account_selectors.audit_event_list_for_customer(
+                user=user, customer=customer
+            ),
+            "audit_labels": AUDIT_LABELS,
             "monthly": [
                 [m["month"], float(m["revenue"]), float(m["profit"])]
                 for m in account_selectors.monthly_figures(customer=customer, as_of=today)

@@ -22,6 +22,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts.audit import audit_record
 from accounts.importing.schemas import SCHEMAS, CellError, Schema
 from accounts.importing.sources import FileProblem, SizeLimits, open_table
 from accounts.models import BuyingUnit, Contact, Customer, ImportRun, Receivable, SalesLine
@@ -120,6 +121,18 @@ def import_data(
                 _run(schema, table, report)
                 if dry_run or not report.accepted:
                     raise _Rollback
+                # One event per import, written with the rows it describes.
+                audit_record(
+                    actor=user,
+                    entity="import",
+                    action="import",
+                    summary=f"{kind} {file_name}",
+                    changes={
+                        "rows_read": report.rows_read,
+                        "created": report.created,
+                        "updated": report.updated,
+                    },
+                )
         except _Rollback:
             pass
         except FileProblem as problem:

@@ -146,11 +146,11 @@ def test_customer_page_query_count_is_pinned(client, rep, rep_customer, django_a
     url = reverse("customer-detail", args=[rep_customer.pk])
     add_rows()
     client.get(url)
-    with django_assert_num_queries(18):
+    with django_assert_num_queries(19):
         response = client.get(url)
     assert response.status_code == 200
     add_rows()
-    with django_assert_num_queries(18):
+    with django_assert_num_queries(19):
         assert client.get(url).status_code == 200
 
 

@@ -6,11 +6,16 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.audit import audit_record
 from accounts.models import Customer
 from kam.roles import Role, user_roles
 from tiers.models import Tier, TierOverride
 from tiers.selectors import run_current
 from tiers.services.publication import overrides_apply, publish_lock
+
+
+def _day(value: date | None) -> str | None:
+    return value.isoformat() if value else None
 
 
 def _check_manager(user) -> None:
@@ -39,6 +44,15 @@ def tier_override_create(
         override = TierOverride.objects.create(
             customer=customer, tier=tier, reason=reason, expires_on=expires_on, created_by=user
         )
+        audit_record(
+            actor=user,
+            entity="tier_override",
+            entity_id=override.pk,
+            customer=customer,
+            action="create",
+            summary=reason,
+            changes={"tier": [None, tier], "expires_on": [None, _day(expires_on)]},
+        )
         run = run_current()
         if run is not None:
             overrides_apply(run=run, customer_id=customer.pk)
@@ -49,9 +63,19 @@ def tier_override_revoke(*, user, override: TierOverride) -> None:
     _check_manager(user)
     with transaction.atomic():
         publish_lock()
-        TierOverride.objects.filter(pk=override.pk, revoked_at__isnull=True).update(
+        revoked = TierOverride.objects.filter(pk=override.pk, revoked_at__isnull=True).update(
             revoked_at=timezone.now()
         )
+        if revoked:
+            audit_record(
+                actor=user,
+                entity="tier_override",
+                entity_id=override.pk,
+                customer=override.customer,
+                action="revoke",
+                summary=override.reason,
+                changes={"tier": [override.tier, None]},
+            )
         run = run_current()
         if run is not None:
             overrides_apply(run=run, customer_id=override.customer_id)
