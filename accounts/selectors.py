@@ -68,6 +68,15 @@ def customer_values_visible_to(user, field: str) -> list[str]:
     )
 
 
+def customer_ids_visible_to(user, filters: Q | None = None) -> QuerySet | None:
+    """The ids of the visible customers matching `filters`, as a subquery; None when that is
+    every customer (a reader who sees all, unfiltered), so aggregates can skip the filter."""
+    scope = customer_scope_q(user)
+    if scope == Q() and (filters is None or filters == Q()):
+        return None
+    return Customer.objects.filter(scope).filter(filters or Q()).values("pk")
+
+
 def customer_list_visible_to(user) -> QuerySet[Customer]:
     return Customer.objects.filter(customer_scope_q(user)).select_related("owner")
 

@@ -126,6 +126,13 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and not env_bool(
+    "KAM_PG_JIT", False
+):
+    # PostgreSQL's JIT compiles any query whose estimated cost passes 100,000: on the
+    # dashboard that is compile time on every request (half of it, measured by
+    # bench/pages.py) for queries that run in milliseconds. KAM_PG_JIT=1 keeps it on.
+    DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c jit=off"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

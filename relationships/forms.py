@@ -196,15 +196,17 @@ class DashboardFilterForm(forms.Form):
         self.fields["region"].choices = everything + [(r, r) for r in regions]
         self.fields["industry"].choices = everything + [(i, i) for i in industries]
 
-    def apply(self, customers):
+    def filters(self) -> Q:
+        """The chosen filters as one Q on Customer (empty when none is chosen)."""
+        chosen = Q()
         if not self.is_valid():
-            return customers
+            return chosen
         data = self.cleaned_data
         if data["team"]:
             members = data["team"].members.values("pk")
-            customers = customers.filter(Q(owner__in=members) | Q(owner=data["team"].manager))
+            chosen &= Q(owner__in=members) | Q(owner=data["team"].manager)
         if data["region"]:
-            customers = customers.filter(region=data["region"])
+            chosen &= Q(region=data["region"])
         if data["industry"]:
-            customers = customers.filter(industry=data["industry"])
-        return customers
+            chosen &= Q(industry=data["industry"])
+        return chosen

@@ -5,14 +5,35 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
-from django.db.models import Count, Max, Min, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum, Value
+from django.db.models import (
+    Count,
+    F,
+    FilteredRelation,
+    Max,
+    Min,
+    Prefetch,
+    Q,
+    QuerySet,
+    Sum,
+    Value,
+)
 from django.db.models.functions import Coalesce, TruncMonth
 
 from accounts.models import Contact, Customer, Receivable, SalesLine
-from accounts.selectors import customer_list_visible_to, customer_scope_q
+from accounts.selectors import (
+    customer_ids_visible_to,
+    customer_list_visible_to,
+    customer_scope_q,
+)
 from kam.names import person_name
 from kam.roles import get_object_in_scope_or_404, sees_all_accounts
-from relationships.coverage import ContactFacts, Coverage, coverage_assess, coverage_from_counts
+from relationships.coverage import (
+    STRATEGIC_MIN_BUYING_UNITS,
+    ContactFacts,
+    Coverage,
+    coverage_assess,
+    coverage_from_counts,
+)
 from relationships.health import (
     DECLINING,
     PAYING_LATE,
@@ -31,6 +52,7 @@ from relationships.models import (
     Visit,
 )
 from tiers.models import CustomerContribution
+from tiers.selectors import run_current
 
 # "My day" looks this far ahead.
 UPCOMING_DAYS = 7
@@ -208,24 +230,35 @@ class CoverageGap:
     coverage: Coverage
 
 
-def coverage_gaps_visible_to(user, *, customers=None, limit: int | None = None):
-    """A-tier and strategic accounts in scope whose buying centre has a gap (SPEC §4).
+_UNSET = object()
 
-    `customers` narrows the scope further (dashboard filters). Returns (gaps, total)."""
-    accounts = customer_list_visible_to(user)
-    if customers is not None:
-        accounts = customers.filter(customer_scope_q(user))
-    a_tier = CustomerContribution.objects.filter(run__is_current=True, tier="A")
+
+def _current_tier_join(queryset, path: str = "", run=_UNSET):
+    """Join each customer's row of the current run (one row or none) as `current`."""
+    run = run_current() if run is _UNSET else run
+    relation = f"{path}contributions"
+    return queryset.annotate(
+        current=FilteredRelation(
+            relation, condition=Q(**{f"{relation}__run": run.pk if run else None})
+        )
+    )
+
+
+def coverage_gaps_visible_to(
+    user, *, filters: Q | None = None, limit: int | None = None, run=_UNSET
+):
+    """A-tier and strategic accounts in scope whose buying centre has a gap (SPEC §4), found
+    in the database; `filters` narrows the scope (dashboard filters). Returns (gaps, total)."""
+    ids = customer_ids_visible_to(user, filters)
+    accounts = Customer.objects.exclude(status=Customer.Status.CLOSED)
+    if ids is not None:
+        accounts = accounts.filter(pk__in=ids)
     active = Q(buying_units__contacts__is_active=True)
     tracked = (
-        Customer.objects.filter(pk__in=accounts.values("pk"))
-        .exclude(status=Customer.Status.CLOSED)
-        .filter(
-            Q(relationship_level=Customer.RelationshipLevel.STRATEGIC)
-            | Q(pk__in=a_tier.values("customer_id"))
-        )
-        .select_related("owner")
+        _current_tier_join(accounts, run=run)
+        .filter(Q(relationship_level=Customer.RelationshipLevel.STRATEGIC) | Q(current__tier="A"))
         .annotate(
+            tier=F("current__tier"),
             n_active=Count("buying_units__contacts", filter=active),
             n_decision=Count(
                 "buying_units__contacts",
@@ -236,16 +269,23 @@ def coverage_gaps_visible_to(user, *, customers=None, limit: int | None = None):
                 filter=active & Q(buying_units__contacts__attitude=Contact.Attitude.SUPPORTER),
             ),
             n_units=Count("buying_units", filter=active, distinct=True),
-            tier=Subquery(
-                CustomerContribution.objects.filter(
-                    run__is_current=True, customer_id=OuterRef("pk")
-                ).values("tier")[:1]
-            ),
         )
-        .order_by("code")
+        .filter(
+            Q(n_active__lte=1)
+            | Q(n_decision=0)
+            | Q(n_supporter=0)
+            | Q(
+                relationship_level=Customer.RelationshipLevel.STRATEGIC,
+                n_units__lt=STRATEGIC_MIN_BUYING_UNITS,
+            )
+        )
     )
+    total = tracked.count()
+    rows = tracked.select_related("owner").order_by("code")
+    if limit is not None:
+        rows = rows[:limit]
     gaps = []
-    for customer in tracked:
+    for customer in rows:
         coverage = coverage_from_counts(
             active_contacts=customer.n_active,
             decision_makers=customer.n_decision,
@@ -254,19 +294,18 @@ def coverage_gaps_visible_to(user, *, customers=None, limit: int | None = None):
             tier=customer.tier,
             relationship_level=customer.relationship_level,
         )
-        if coverage.gaps:
-            gaps.append(CoverageGap(customer, customer.tier, coverage))
-    total = len(gaps)
-    return (gaps[:limit] if limit is not None else gaps), total
+        gaps.append(CoverageGap(customer, customer.tier, coverage))
+    return gaps, total
 
 
-def overdue_follow_ups_by_owner(*, customers, today: date) -> list[dict]:
-    """Open follow-ups past their due date on the given accounts, counted per owner."""
+def overdue_follow_ups_by_owner(user, *, filters: Q | None = None, today: date) -> list[dict]:
+    """Open follow-ups past their due date on the accounts in scope, counted per owner."""
+    ids = customer_ids_visible_to(user, filters)
+    overdue = FollowUp.objects.filter(status=FollowUp.Status.OPEN, due_date__lt=today)
+    if ids is not None:
+        overdue = overdue.filter(customer_id__in=ids)
     rows = list(
-        FollowUp.objects.filter(
-            status=FollowUp.Status.OPEN, due_date__lt=today, customer__in=customers.values("pk")
-        )
-        .values("owner__username", "owner__first_name", "owner__last_name")
+        overdue.values("owner__username", "owner__first_name", "owner__last_name")
         .annotate(count=Count("pk"), oldest=Min("due_date"))
         .order_by("-count", "owner__username")
     )
@@ -390,31 +429,28 @@ def _snapshot_flags(row: AccountHealth):
         yield HealthFlag(code, value, threshold)
 
 
-def health_warnings_visible_to(user, *, customers=None, limit: int | None = None):
+def health_warnings_visible_to(
+    user, *, filters: Q | None = None, limit: int | None = None, run=_UNSET
+):
     """Accounts in scope flagged by the last health refresh, A and B tiers first.
 
-    Returns (warnings, total, as_of). `customers` narrows the scope further (dashboard
-    filters)."""
-    accounts = customer_list_visible_to(user)
-    if customers is not None:
-        accounts = customers.filter(customer_scope_q(user))
+    Returns (warnings, total, as_of). `filters` narrows the scope (dashboard filters)."""
+    ids = customer_ids_visible_to(user, filters)
+    flagged = AccountHealth.objects.filter(flagged=True).exclude(
+        customer__status=Customer.Status.CLOSED
+    )
+    if ids is not None:
+        flagged = flagged.filter(customer_id__in=ids)
+    total = flagged.count()
     rows = (
-        AccountHealth.objects.filter(flagged=True, customer__in=accounts.values("pk"))
-        .exclude(customer__status=Customer.Status.CLOSED)
+        _current_tier_join(flagged, "customer__", run=run)
+        .annotate(tier=F("current__tier"))
         .select_related("customer__owner")
-        .annotate(
-            tier=Subquery(
-                CustomerContribution.objects.filter(
-                    run__is_current=True, customer_id=OuterRef("customer_id")
-                ).values("tier")[:1]
-            )
-        )
         .order_by(Coalesce("tier", Value("Z")), "customer__code")
     )
-    total = rows.count()
-    as_of = AccountHealth.objects.values_list("as_of", flat=True).first()
     if limit is not None:
         rows = rows[:limit]
+    as_of = AccountHealth.objects.values_list("as_of", flat=True).first()
     warnings = [HealthWarning(r.customer, r.tier, health_from_snapshot(r)) for r in rows]
     return warnings, total, as_of
 

@@ -666,14 +666,15 @@ def dashboard(request):
     seem, and where the relationships or the follow-up are thin (in the reader's scope)."""
     user = request.user
     today = timezone.localdate()
-    visible = account_selectors.customer_list_visible_to(user)
     form = DashboardFilterForm(
         request.GET or None,
         teams=account_selectors.sales_team_list_visible_to(user),
         regions=account_selectors.customer_values_visible_to(user, "region"),
         industries=account_selectors.customer_values_visible_to(user, "industry"),
     )
-    customers = form.apply(visible)
+    filters = form.filters()
+    # None when the reader sees every customer and filters nothing: no per-customer filter.
+    customers = account_selectors.customer_ids_visible_to(user, filters)
     run = run_current()
     context = {"form": form, "run": run, "today": today}
     if run is not None:
@@ -689,10 +690,10 @@ def dashboard(request):
             fake_big_total=fake_big_total,
         )
     gaps, gaps_total = selectors.coverage_gaps_visible_to(
-        user, customers=customers, limit=DASHBOARD_ROWS
+        user, filters=filters, limit=DASHBOARD_ROWS, run=run
     )
     warnings, warnings_total, health_as_of = selectors.health_warnings_visible_to(
-        user, customers=customers, limit=DASHBOARD_ROWS
+        user, filters=filters, limit=DASHBOARD_ROWS, run=run
     )
     context.update(
         gaps=gaps,
@@ -700,6 +701,6 @@ def dashboard(request):
         warnings=warnings,
         warnings_total=warnings_total,
         health_as_of=health_as_of,
-        overdue=selectors.overdue_follow_ups_by_owner(customers=customers, today=today),
+        overdue=selectors.overdue_follow_ups_by_owner(user, filters=filters, today=today),
     )
     return render(request, "relationships/dashboard.html", context)

@@ -52,14 +52,20 @@ def contribution_current_for(customer) -> CustomerContribution | None:
 
 
 # --- the manager's dashboard --------------------------------------------------------------
-# Each takes the current run and a queryset of the customers to show (already scoped and
-# filtered by the caller), and aggregates in the database.
+# Each takes the current run and the ids of the customers to show (a subquery from
+# accounts.selectors.customer_ids_visible_to, already scoped and filtered), or None for every
+# customer, and aggregates in the database.
+
+
+def _rows(run, customer_ids):
+    rows = CustomerContribution.objects.filter(run=run)
+    return rows if customer_ids is None else rows.filter(customer_id__in=customer_ids)
 
 
 def tier_summary(run, customers) -> list[dict]:
     rows = {
         row["tier"]: row
-        for row in CustomerContribution.objects.filter(run=run, customer__in=customers.values("pk"))
+        for row in _rows(run, customers)
         .values("tier")
         .annotate(count=Count("pk"), revenue=Sum("revenue"), profit=Sum("gross_profit"))
     }
@@ -71,7 +77,7 @@ def pareto_points(run, customers, *, max_points: int = 200) -> dict:
     """The Pareto curve: cumulative share of gross profit against share of customers, the
     customers sorted by gross profit (largest first). At most `max_points` points, sampled
     in the database, plus the first customer at which 80 % is reached."""
-    rows = CustomerContribution.objects.filter(run=run, customer__in=customers.values("pk"))
+    rows = _rows(run, customers)
     totals = rows.aggregate(n=Count("pk"), profit=Sum("gross_profit"))
     n, total = totals["n"], totals["profit"]
     if not n or not total or total <= 0:
@@ -102,11 +108,7 @@ def pareto_points(run, customers, *, max_points: int = 200) -> dict:
 
 def tier_movements(run, customers, *, limit: int = 50) -> dict:
     """Customers whose tier changed since the previous run: counts up and down, and a list."""
-    moved = (
-        CustomerContribution.objects.filter(run=run, customer__in=customers.values("pk"))
-        .exclude(previous_tier="")
-        .exclude(previous_tier=F("tier"))
-    )
+    moved = _rows(run, customers).exclude(previous_tier="").exclude(previous_tier=F("tier"))
     counts = moved.aggregate(
         up=Count("pk", filter=Q(tier__lt=F("previous_tier"))),
         down=Count("pk", filter=Q(tier__gt=F("previous_tier"))),
@@ -119,9 +121,7 @@ def tier_movements(run, customers, *, limit: int = 50) -> dict:
 
 def fake_big_list(run, customers, *, limit: int = 50) -> tuple[list, int]:
     """Customers the rules refused to call big, the biggest by revenue first."""
-    rows = CustomerContribution.objects.filter(
-        run=run, customer__in=customers.values("pk"), excluded=True
-    )
+    rows = _rows(run, customers).filter(excluded=True)
     return (
         list(rows.select_related("customer__owner").order_by("-revenue", "customer_id")[:limit]),
         rows.count(),
