@@ -15,9 +15,9 @@ from django.db.models import (
     Q,
     QuerySet,
     Sum,
-    Value,
+    Window,
 )
-from django.db.models.functions import Coalesce, TruncMonth
+from django.db.models.functions import TruncMonth
 
 from accounts.models import Contact, Customer, Receivable, SalesLine
 from accounts.selectors import (
@@ -52,7 +52,7 @@ from relationships.models import (
     Visit,
 )
 from tiers.models import CustomerContribution
-from tiers.selectors import run_current
+from tiers.selectors import run_current, tiers_current
 
 # "My day" looks this far ahead.
 UPCOMING_DAYS = 7
@@ -280,10 +280,16 @@ def coverage_gaps_visible_to(
             )
         )
     )
-    total = tracked.count()
-    rows = tracked.select_related("owner").order_by("code")
+    # The total rides along as a window over the grouped rows: one pass, not a second count.
+    rows = (
+        tracked.annotate(total=Window(Count("pk", distinct=False)))
+        .select_related("owner")
+        .order_by("code")
+    )
     if limit is not None:
         rows = rows[:limit]
+    rows = list(rows)
+    total = rows[0].total if rows else 0
     gaps = []
     for customer in rows:
         coverage = coverage_from_counts(
@@ -442,16 +448,16 @@ def health_warnings_visible_to(
     if ids is not None:
         flagged = flagged.filter(customer_id__in=ids)
     total = flagged.count()
-    rows = (
-        _current_tier_join(flagged, "customer__", run=run)
-        .annotate(tier=F("current__tier"))
-        .select_related("customer__owner")
-        .order_by(Coalesce("tier", Value("Z")), "customer__code")
-    )
+    # A and B first from the snapshot's index; the tiers shown are the current ones.
+    rows = flagged.select_related("customer__owner").order_by("priority", "customer_id")
     if limit is not None:
         rows = rows[:limit]
+    rows = list(rows)
+    tiers = tiers_current([r.customer_id for r in rows]) if rows else {}
     as_of = AccountHealth.objects.values_list("as_of", flat=True).first()
-    warnings = [HealthWarning(r.customer, r.tier, health_from_snapshot(r)) for r in rows]
+    warnings = [
+        HealthWarning(r.customer, tiers.get(r.customer_id), health_from_snapshot(r)) for r in rows
+    ]
     return warnings, total, as_of
 
 

@@ -569,6 +569,8 @@ def account_health_refresh(*, as_of: date) -> HealthSummary:
         .order_by("pk")
         .values_list("pk", flat=True)
     )
+    priority = {"A": 1, "B": 2, "C": 3}
+    tiers = tiers_current()
     rows = []
     for start in range(0, len(ids), HEALTH_CHUNK):
         chunk = ids[start : start + HEALTH_CHUNK]
@@ -584,6 +586,7 @@ def account_health_refresh(*, as_of: date) -> HealthSummary:
                     avg_days_late=health.avg_days_late,
                     flags=list(health.codes),
                     flagged=bool(health.flags),
+                    priority=priority.get(tiers.get(pk), 4),
                 )
             )
     with transaction.atomic():

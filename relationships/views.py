@@ -5,6 +5,7 @@ relationships.services, whose ValidationError lands on the form and PermissionDe
 """
 
 from django.contrib import messages
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Prefetch
 from django.http import Http404
@@ -661,6 +662,23 @@ def referrals(request):
 DASHBOARD_ROWS = 50
 
 
+def _pareto_cached(run, customers, *, user, form):
+    """A run's Pareto curve never changes (gross profit is fixed when the run publishes; an
+    override moves tiers, not profit), so it is computed once per run, scope and filter."""
+    chosen = form.cleaned_data if form.is_valid() else {}
+    team = chosen.get("team")
+    scope = "all" if customers is None else f"user{user.pk}"
+    key = "kam:pareto:{}:{}:{}:{}:{}".format(
+        run.pk, scope, team.pk if team else "", chosen.get("region", ""), chosen.get("industry", "")
+    )
+    return cache.get_or_set(
+        key, lambda: tier_selectors.pareto_points(run, customers), PARETO_CACHE_SECONDS
+    )
+
+
+PARETO_CACHE_SECONDS = 24 * 3600
+
+
 def dashboard(request):
     """The KAM manager's dashboard: who the key accounts are, who moved, who is not what they
     seem, and where the relationships or the follow-up are thin (in the reader's scope)."""
@@ -684,7 +702,7 @@ def dashboard(request):
         context.update(
             run_age=(today - run.as_of).days,
             tiers=tier_selectors.tier_summary(run, customers),
-            pareto=tier_selectors.pareto_points(run, customers),
+            pareto=_pareto_cached(run, customers, user=user, form=form),
             movements=tier_selectors.tier_movements(run, customers, limit=DASHBOARD_ROWS),
             fake_big=[(row, [reason_text(r) for r in row.reasons]) for row in fake_big],
             fake_big_total=fake_big_total,

@@ -92,3 +92,13 @@ def rep_contact(rep_customer):
 def _fast_password_hashing(settings):
     # PBKDF2's deliberate slowness protects real passwords; test personas need none of it.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    # The cache (in-process) outlives a test's rolled-back rows; ids may be reused after it.
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 import time_machine
+from django.core.cache import cache
 from django.urls import reverse
 
 from relationships.models import FollowUp
@@ -176,6 +177,7 @@ def test_query_count_does_not_grow_with_the_data(
     account_health_refresh(as_of=TODAY)
     client.force_login(manager)
     client.get(URL)
+    cache.clear()  # measure the uncached path: the Pareto curve is cached per run
     with django_assert_num_queries(21) as captured:
         client.get(URL)
     for i in range(20):
@@ -184,7 +186,10 @@ def test_query_count_does_not_grow_with_the_data(
         FollowUp.objects.create(customer=customer, owner=rep, due_date=TODAY.replace(day=1))
     contribution_recompute(as_of=TODAY)
     account_health_refresh(as_of=TODAY)
+    cache.clear()
     with django_assert_num_queries(len(captured)):
+        client.get(URL)
+    with django_assert_num_queries(len(captured) - 3):  # the curve of this run is cached
         client.get(URL)
 
 
