@@ -57,17 +57,6 @@ def customer_scope_q(user, path: str = "") -> Q:
     return Q(**{f"{path}owner_id__in": people}) | Q(**{f"{path}id__in": on_team})
 
 
-def customer_values_visible_to(user, field: str) -> list[str]:
-    """The distinct non-empty values of a column (region, industry) among visible customers."""
-    return list(
-        Customer.objects.filter(customer_scope_q(user))
-        .exclude(**{field: ""})
-        .order_by(field)
-        .values_list(field, flat=True)
-        .distinct()
-    )
-
-
 def customer_ids_visible_to(user, filters: Q | None = None) -> QuerySet | None:
     """The ids of the visible customers matching `filters`, as a subquery; None when that is
     every customer (a reader who sees all, unfiltered), so aggregates can skip the filter."""
@@ -75,6 +64,21 @@ def customer_ids_visible_to(user, filters: Q | None = None) -> QuerySet | None:
     if scope == Q() and (filters is None or filters == Q()):
         return None
     return Customer.objects.filter(scope).filter(filters or Q()).values("pk")
+
+
+def customer_regions_and_industries_visible_to(user) -> tuple[list[str], list[str]]:
+    """The regions and the industries among visible customers, from one scan."""
+    pairs = (
+        Customer.objects.filter(customer_scope_q(user))
+        .order_by()
+        .values_list("region", "industry")
+        .distinct()
+    )
+    regions, industries = set(), set()
+    for region, industry in pairs:
+        regions.add(region)
+        industries.add(industry)
+    return sorted(regions - {""}), sorted(industries - {""})
 
 
 def customer_list_visible_to(user) -> QuerySet[Customer]:

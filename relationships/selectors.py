@@ -254,9 +254,12 @@ def coverage_gaps_visible_to(
     if ids is not None:
         accounts = accounts.filter(pk__in=ids)
     active = Q(buying_units__contacts__is_active=True)
+    # Narrow rows (a few columns) are grouped and cut to the page in the database; the page's
+    # customers are then read whole. Grouping whole customer rows made the sort spill to disk.
     tracked = (
         _current_tier_join(accounts, run=run)
         .filter(Q(relationship_level=Customer.RelationshipLevel.STRATEGIC) | Q(current__tier="A"))
+        .values("pk", "code", "relationship_level")
         .annotate(
             tier=F("current__tier"),
             n_active=Count("buying_units__contacts", filter=active),
@@ -279,28 +282,24 @@ def coverage_gaps_visible_to(
                 n_units__lt=STRATEGIC_MIN_BUYING_UNITS,
             )
         )
-    )
-    # The total rides along as a window over the grouped rows: one pass, not a second count.
-    rows = (
-        tracked.annotate(total=Window(Count("pk", distinct=False)))
-        .select_related("owner")
+        # The total rides along as a window over the grouped rows: one pass, not a count.
+        .annotate(total=Window(Count("pk")))
         .order_by("code")
     )
-    if limit is not None:
-        rows = rows[:limit]
-    rows = list(rows)
-    total = rows[0].total if rows else 0
+    rows = list(tracked[:limit] if limit is not None else tracked)
+    total = rows[0]["total"] if rows else 0
+    customers = Customer.objects.select_related("owner").in_bulk([r["pk"] for r in rows])
     gaps = []
-    for customer in rows:
+    for row in rows:
         coverage = coverage_from_counts(
-            active_contacts=customer.n_active,
-            decision_makers=customer.n_decision,
-            supporters=customer.n_supporter,
-            buying_units=customer.n_units,
-            tier=customer.tier,
-            relationship_level=customer.relationship_level,
+            active_contacts=row["n_active"],
+            decision_makers=row["n_decision"],
+            supporters=row["n_supporter"],
+            buying_units=row["n_units"],
+            tier=row["tier"],
+            relationship_level=row["relationship_level"],
         )
-        gaps.append(CoverageGap(customer, customer.tier, coverage))
+        gaps.append(CoverageGap(customers[row["pk"]], row["tier"], coverage))
     return gaps, total
 
 
@@ -442,9 +441,8 @@ def health_warnings_visible_to(
 
     Returns (warnings, total, as_of). `filters` narrows the scope (dashboard filters)."""
     ids = customer_ids_visible_to(user, filters)
-    flagged = AccountHealth.objects.filter(flagged=True).exclude(
-        customer__status=Customer.Status.CLOSED
-    )
+    # The snapshot holds open accounts only (refresh skips closed ones).
+    flagged = AccountHealth.objects.filter(flagged=True)
     if ids is not None:
         flagged = flagged.filter(customer_id__in=ids)
     total = flagged.count()

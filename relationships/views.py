@@ -684,11 +684,12 @@ def dashboard(request):
     seem, and where the relationships or the follow-up are thin (in the reader's scope)."""
     user = request.user
     today = timezone.localdate()
+    regions, industries = account_selectors.customer_regions_and_industries_visible_to(user)
     form = DashboardFilterForm(
         request.GET or None,
         teams=account_selectors.sales_team_list_visible_to(user),
-        regions=account_selectors.customer_values_visible_to(user, "region"),
-        industries=account_selectors.customer_values_visible_to(user, "industry"),
+        regions=regions,
+        industries=industries,
     )
     filters = form.filters()
     # None when the reader sees every customer and filters nothing: no per-customer filter.
@@ -696,14 +697,17 @@ def dashboard(request):
     run = run_current()
     context = {"form": form, "run": run, "today": today}
     if run is not None:
+        summary = tier_selectors.run_summary(run, customers)
         fake_big, fake_big_total = tier_selectors.fake_big_list(
-            run, customers, limit=DASHBOARD_ROWS
+            run, customers, limit=DASHBOARD_ROWS, summary=summary
         )
         context.update(
             run_age=(today - run.as_of).days,
-            tiers=tier_selectors.tier_summary(run, customers),
+            tiers=summary["tiers"],
             pareto=_pareto_cached(run, customers, user=user, form=form),
-            movements=tier_selectors.tier_movements(run, customers, limit=DASHBOARD_ROWS),
+            movements=tier_selectors.tier_movements(
+                run, customers, limit=DASHBOARD_ROWS, summary=summary
+            ),
             fake_big=[(row, [reason_text(r) for r in row.reasons]) for row in fake_big],
             fake_big_total=fake_big_total,
         )

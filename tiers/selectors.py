@@ -62,15 +62,39 @@ def _rows(run, customer_ids):
     return rows if customer_ids is None else rows.filter(customer_id__in=customer_ids)
 
 
-def tier_summary(run, customers) -> list[dict]:
-    rows = {
-        row["tier"]: row
-        for row in _rows(run, customers)
-        .values("tier")
-        .annotate(count=Count("pk"), revenue=Sum("revenue"), profit=Sum("gross_profit"))
+def run_summary(run, customers) -> dict:
+    """Tier counts with revenue and gross profit, movements up and down since the previous
+    run, and how many the rules excluded: one pass over the run's rows."""
+    tiers = {}
+    for tier in Tier.values:
+        tiers[f"{tier}_count"] = Count("pk", filter=Q(tier=tier))
+        tiers[f"{tier}_revenue"] = Sum("revenue", filter=Q(tier=tier), default=Decimal(0))
+        tiers[f"{tier}_profit"] = Sum("gross_profit", filter=Q(tier=tier), default=Decimal(0))
+    moved = ~Q(previous_tier="") & ~Q(previous_tier=F("tier"))
+    totals = _rows(run, customers).aggregate(
+        **tiers,
+        up=Count("pk", filter=moved & Q(tier__lt=F("previous_tier"))),
+        down=Count("pk", filter=moved & Q(tier__gt=F("previous_tier"))),
+        excluded=Count("pk", filter=Q(excluded=True)),
+    )
+    return {
+        "tiers": [
+            {
+                "tier": tier,
+                "count": totals[f"{tier}_count"],
+                "revenue": totals[f"{tier}_revenue"],
+                "profit": totals[f"{tier}_profit"],
+            }
+            for tier in Tier.values
+        ],
+        "up": totals["up"],
+        "down": totals["down"],
+        "excluded": totals["excluded"],
     }
-    empty = {"count": 0, "revenue": Decimal(0), "profit": Decimal(0)}
-    return [{**empty, **rows.get(tier, {}), "tier": tier} for tier in Tier.values]
+
+
+def tier_summary(run, customers) -> list[dict]:
+    return run_summary(run, customers)["tiers"]
 
 
 def pareto_points(run, customers, *, max_points: int = 200) -> dict:
@@ -106,23 +130,23 @@ def pareto_points(run, customers, *, max_points: int = 200) -> dict:
     return {"points": [(0.0, 0.0), *points], "customers": n, "reach_80": reach}
 
 
-def tier_movements(run, customers, *, limit: int = 50) -> dict:
+def tier_movements(run, customers, *, limit: int = 50, summary: dict | None = None) -> dict:
     """Customers whose tier changed since the previous run: counts up and down, and a list."""
+    summary = summary or run_summary(run, customers)
     moved = _rows(run, customers).exclude(previous_tier="").exclude(previous_tier=F("tier"))
-    counts = moved.aggregate(
-        up=Count("pk", filter=Q(tier__lt=F("previous_tier"))),
-        down=Count("pk", filter=Q(tier__gt=F("previous_tier"))),
-    )
     rows = list(
         moved.select_related("customer").order_by("tier", "-gross_profit", "customer_id")[:limit]
     )
-    return {"up": counts["up"], "down": counts["down"], "rows": rows}
+    return {"up": summary["up"], "down": summary["down"], "rows": rows}
 
 
-def fake_big_list(run, customers, *, limit: int = 50) -> tuple[list, int]:
+def fake_big_list(
+    run, customers, *, limit: int = 50, summary: dict | None = None
+) -> tuple[list, int]:
     """Customers the rules refused to call big, the biggest by revenue first."""
     rows = _rows(run, customers).filter(excluded=True)
+    total = summary["excluded"] if summary else rows.count()
     return (
         list(rows.select_related("customer__owner").order_by("-revenue", "customer_id")[:limit]),
-        rows.count(),
+        total,
     )
