@@ -659,7 +659,8 @@ def referrals(request):
     )
 
 
-DASHBOARD_ROWS = 50
+# A dashboard shows the top of each list; the full lists are on /attention/ and the report.
+DASHBOARD_ROWS = 20
 
 
 def _pareto_cached(run, customers, *, user, form):
