@@ -685,7 +685,13 @@ def dashboard(request):
     seem, and where the relationships or the follow-up are thin (in the reader's scope)."""
     user = request.user
     today = timezone.localdate()
-    regions, industries = account_selectors.customer_regions_and_industries_visible_to(user)
+    # The filter's choices change when customers are imported, not from one request to the
+    # next: kept for ten minutes per reader.
+    regions, industries = cache.get_or_set(
+        f"kam:dashboard-choices:{user.pk}",
+        lambda: account_selectors.customer_regions_and_industries_visible_to(user),
+        600,
+    )
     form = DashboardFilterForm(
         request.GET or None,
         teams=account_selectors.sales_team_list_visible_to(user),
