@@ -711,6 +711,7 @@ def dashboard(request):
         context.update(
             run_age=(today - run.as_of).days,
             tiers=summary["tiers"],
+            key_accounts=tier_selectors.key_account_list(run, customers, limit=DASHBOARD_ROWS),
             pareto=_pareto_cached(run, customers, user=user, form=form),
             movements=tier_selectors.tier_movements(
                 run, customers, limit=DASHBOARD_ROWS, summary=summary

@@ -140,6 +140,16 @@ def tier_movements(run, customers, *, limit: int = 50, summary: dict | None = No
     return {"up": summary["up"], "down": summary["down"], "rows": rows}
 
 
+def key_account_list(run, customers, *, limit: int = 20) -> list:
+    """The A-tier customers, biggest gross profit first: who the key accounts are."""
+    return list(
+        _rows(run, customers)
+        .filter(tier=Tier.A)
+        .select_related("customer__owner")
+        .order_by(F("profit_rank").asc(nulls_last=True), "customer_id")[:limit]
+    )
+
+
 def fake_big_list(
     run, customers, *, limit: int = 50, summary: dict | None = None
 ) -> tuple[list, int]:
