@@ -32,7 +32,8 @@ rows and prints the seconds.
 Goals: p95 <= 300 ms for every page; export of 100,000 rows: CSV <= 3 s, XLSX <= 15 s.
 --keep leaves the database in place; --reuse measures again on a kept database, no build
 (after `migrate`). The server and its connections inherit this process's environment, so e.g.
-PGOPTIONS='-c jit=off' reaches them; the "PostgreSQL jit=…" line shows what they see.
+PGOPTIONS reaches them (KAM's settings turn JIT off in their connection options unless
+KAM_PG_JIT=1); the "PostgreSQL jit=…" line shows this script's own connection.
 """
 
 import argparse
@@ -401,7 +402,10 @@ def describe(url: str) -> None:
             "WHERE name IN ('jit', 'max_parallel_workers_per_gather', 'shared_buffers', "
             "'work_mem')"
         ).fetchone()[0]
-    print(f"PostgreSQL {settings} (as the server's connections see them)")
+    print(
+        f"PostgreSQL {settings} (this script's connection; KAM's own connections run with "
+        "jit=off unless KAM_PG_JIT=1, see kam/settings.py)"
+    )
     print(", ".join(f"{n:,} {t.split('_', 1)[1]}" for t, n in counts.items()))
     print(f"current run as of {run[1]}: {moved:,} tier movements, {excluded:,} excluded; "
           f"database {size:,.0f} MB")  # fmt: skip
