@@ -671,9 +671,9 @@ def measure(url: str, n: int) -> None:
 
     baseline = statistics.median(results[0][1])
     print("\nserver time = wall time from sending the request to the last byte of the response,")
-    print("over loopback; gunicorn, 2 sync workers, DEBUG=0, CONN_MAX_AGE="
-          f"{os.environ.get('CONN_MAX_AGE') or 0}; one request at a time, after {WARM_UP} "
-          "warm-ups")  # fmt: skip
+    conn_max_age = os.environ.get("CONN_MAX_AGE") or "60 (default)"
+    print(f"over loopback; gunicorn, 2 sync workers, DEBUG=0, CONN_MAX_AGE={conn_max_age}; "
+          f"one request at a time, after {WARM_UP} warm-ups")  # fmt: skip
     print(f"baseline: GET /login/ p50 {baseline:.1f} ms; SELECT count(*) FROM accounts_customer "
           f"{count_ms:.1f} ms; connect + SELECT 1 {connect_ms:.1f} ms")  # fmt: skip
     print(f"account pages: bench_rep's customers at evenly spaced ranks by sales lines, the "
