@@ -432,6 +432,10 @@ def server(url: str, folder: Path):
         **os.environ,
         "DATABASE_URL": url,
         "DEBUG": "0",
+        # Plain HTTP on loopback: no redirect to HTTPS, cookies not limited to HTTPS.
+        "SECURE_SSL_REDIRECT": "0",
+        "SESSION_COOKIE_SECURE": "0",
+        "CSRF_COOKIE_SECURE": "0",
         "SECRET_KEY": "bench-pages-" + "x" * 40,
         "ALLOWED_HOSTS": "127.0.0.1",
         "KAM_NO_DOTENV": "1",

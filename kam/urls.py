@@ -4,6 +4,7 @@ from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path
 from django.views.i18n import set_language
 
+from kam.health import healthz
 from relationships import views as relationship_views
 from tiers import views as tier_views
 
@@ -11,6 +12,7 @@ admin.site.site_header = "KAM"
 admin.site.site_title = "KAM"
 
 urlpatterns = [
+    path("healthz/", healthz, name="healthz"),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     # Anyone may pick a language, also on the sign-in page.

@@ -65,3 +65,35 @@ def test_a_malformed_boolean_names_the_variable():
     result = load_settings(DEBUG="maybe")
     assert result.returncode != 0
     assert "DEBUG='maybe'" in result.stderr
+
+
+PRODUCTION = {
+    "DEBUG": "0",
+    "SECRET_KEY": "k" * 20 + "A7#pQ9$zL2@wX5!mN8&rT4^vB1*cY6" + "q" * 20,
+    "ALLOWED_HOSTS": "kam.example.com",
+}
+
+
+def manage(*args, **env) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), *args],
+        env={"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT), "KAM_NO_DOTENV": "1", **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
+
+
+def test_the_deploy_check_passes_with_production_values_and_nothing_silenced():
+    result = manage("check", "--deploy", "--fail-level", "WARNING", **PRODUCTION)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 silenced" in result.stdout + result.stderr
+
+
+def test_the_deploy_check_fails_when_https_is_turned_off():
+    result = manage(
+        "check", "--deploy", "--fail-level", "WARNING", **PRODUCTION, SESSION_COOKIE_SECURE="0"
+    )
+    assert result.returncode != 0
+    assert "security.W012" in result.stdout + result.stderr
