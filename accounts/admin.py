@@ -16,6 +16,7 @@ from accounts.models import (
     SalesTeam,
 )
 from kam.roles import may_see_personal_data
+from kam.versioning import VersionedModelForm
 
 User = get_user_model()
 
@@ -39,7 +40,10 @@ class ScopedAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         queryset = super().get_queryset(request)
-        return queryset & type(self).scope(request.user) if self.scope else queryset
+        if not self.scope:
+            return queryset
+        # By primary key, so a scope that is distinct() (sales teams) combines too.
+        return queryset.filter(pk__in=type(self).scope(request.user).values("pk"))
 
     def get_object(self, request, object_id, from_field=None):
         # Outside the scope is a 404 like on every screen, not the admin's "deleted?" redirect.
@@ -59,6 +63,10 @@ class ScopedAdmin(admin.ModelAdmin):
         model = type(obj)
         stored = model.objects.filter(pk=obj.pk).first() if change else None
         request._kam_audit_before = _audit_values(stored) if stored else None
+        if stored is not None and hasattr(stored, "version"):
+            # The form checked the version the editor opened (kam.versioning) and locked the
+            # row until this transaction ends; this save is the next version.
+            obj.version = stored.version + 1
         super().save_model(request, obj, form, change)
 
     def save_related(self, request, form, formsets, change):
@@ -133,8 +141,21 @@ class BuyingUnitInline(admin.TabularInline):
     extra = 0
 
 
+class CustomerAdminForm(VersionedModelForm):
+    class Meta:
+        model = Customer
+        fields = "__all__"
+
+
+class ContactAdminForm(VersionedModelForm):
+    class Meta:
+        model = Contact
+        fields = "__all__"
+
+
 @admin.register(Customer)
 class CustomerAdmin(ScopedAdmin):
+    form = CustomerAdminForm
     scope = staticmethod(selectors.customer_list_visible_to)
     fk_scopes = {
         "parent": selectors.customer_list_visible_to,
@@ -167,6 +188,7 @@ class BuyingUnitAdmin(ScopedAdmin):
 
 @admin.register(Contact)
 class ContactAdmin(ScopedAdmin):
+    form = ContactAdminForm
     scope = staticmethod(selectors.contact_list_visible_to)
     fk_scopes = {
         "buying_unit": selectors.buying_unit_list_visible_to,

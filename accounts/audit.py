@@ -28,7 +28,7 @@ def field_values(instance: models.Model, fields=None) -> dict:
     for field in instance._meta.concrete_fields:
         if field.primary_key or (fields is not None and field.name not in fields):
             continue
-        if field.name in ("created_at", "updated_at"):
+        if field.name in ("created_at", "updated_at", "version"):
             continue
         if field.is_relation:
             related_id = getattr(instance, field.attname)

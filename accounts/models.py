@@ -89,6 +89,9 @@ class Customer(models.Model):
         blank=True,
         related_name="referrals",
     )
+    # Raised by every save through accounts.services / relationships.services: a save that
+    # started from an older version is refused, so concurrent edits are never silently lost.
+    version = models.PositiveIntegerField(_("version"), default=1, db_default=1, editable=False)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
@@ -216,6 +219,8 @@ class Contact(models.Model):
     is_active = models.BooleanField(
         _("active"), default=True, help_text=_("Off when the person has left.")
     )
+    # See Customer.version.
+    version = models.PositiveIntegerField(_("version"), default=1, db_default=1, editable=False)
 
     class Meta:
         verbose_name = _("contact")

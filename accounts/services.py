@@ -1,9 +1,15 @@
 """Writes to the customer master."""
 
 from django.contrib.auth.models import Group, Permission
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.utils.translation import gettext as _
 
-from kam.roles import GROUP_FINANCE, GROUP_KAM_MANAGER, GROUP_SALES_REP
+from accounts.audit import audit_record, changes_between, field_values
+from accounts.models import Customer
+from accounts.selectors import people_managed_by
+from kam.roles import GROUP_FINANCE, GROUP_KAM_MANAGER, GROUP_SALES_REP, Role, user_roles
+from kam.versioning import version_claim
 
 _REP = [
     "accounts.view_salesteam",
@@ -74,3 +80,108 @@ def role_groups_sync(**_signal_kwargs) -> None:
         for group_name, codes in ROLE_PERMISSIONS.items():
             group, _created = Group.objects.get_or_create(name=group_name)
             group.permissions.set([known[code] for code in codes if code in known])
+
+
+# --- customers ----------------------------------------------------------------------------
+
+# What a KAM manager may change on an account of their teams; admins change everything.
+# The code is the ERP's key and changes only with an admin (or the import).
+CUSTOMER_MANAGER_FIELDS = frozenset(
+    {
+        "name",
+        "industry",
+        "region",
+        "parent",
+        "owner",
+        "status",
+        "relationship_level",
+        "credit_limit",
+        "payment_terms_days",
+        "referred_by",
+    }
+)
+CUSTOMER_ADMIN_FIELDS = CUSTOMER_MANAGER_FIELDS | {"code"}
+
+
+def _customer_writer_fields(user) -> frozenset:
+    roles = user_roles(user)
+    if Role.ADMIN in roles:
+        return CUSTOMER_ADMIN_FIELDS
+    if Role.MANAGER in roles:
+        return CUSTOMER_MANAGER_FIELDS
+    raise PermissionDenied(_("Only KAM managers and admins change the customer master."))
+
+
+def _check_people(user, *, owner, account_team) -> None:
+    """A manager hands accounts only to themselves or the active members of their teams."""
+    if Role.ADMIN in user_roles(user):
+        return
+    allowed = set(people_managed_by(user).values_list("pk", flat=True)) | {user.pk}
+    if owner is not None and owner.pk not in allowed:
+        raise ValidationError(
+            {"owner": _("Choose yourself or an active member of a team you manage.")}
+        )
+    if account_team is not None and any(p.pk not in allowed for p in account_team):
+        raise ValidationError(
+            {"account_team": _("Choose yourself or active members of teams you manage.")}
+        )
+
+
+def _customer_audit(*, user, customer, before, team_before, action) -> None:
+    changes = changes_between(before, field_values(customer))
+    team_after = sorted(customer.account_team.values_list("username", flat=True))
+    if team_before != team_after:
+        changes["account_team"] = [team_before, team_after]
+    if changes or action == "create":
+        audit_record(
+            actor=user, entity="customer", entity_id=customer.pk, customer=customer,
+            action=action, summary=customer.code, changes=changes,
+        )  # fmt: skip
+
+
+@transaction.atomic
+def customer_create(*, user, account_team=None, **fields) -> Customer:
+    """A new account outside the ERP import: admins only."""
+    if Role.ADMIN not in user_roles(user):
+        raise PermissionDenied(_("Only admins add customers; the ERP import adds the rest."))
+    unknown = set(fields) - CUSTOMER_ADMIN_FIELDS
+    if unknown:
+        raise TypeError(f"customer_create cannot set {sorted(unknown)}")
+    customer = Customer(**fields)
+    customer.full_clean()
+    customer.save()
+    if account_team is not None:
+        customer.account_team.set(account_team)
+    _customer_audit(user=user, customer=customer, before=None, team_before=[], action="create")
+    return customer
+
+
+@transaction.atomic
+def customer_update(
+    *, user, customer: Customer, expected_version: int | None, account_team=None, **fields
+) -> Customer:
+    """Change the customer master. The caller fetched `customer` through the user's scope;
+    `expected_version` is the version the editor started from (None only for jobs)."""
+    allowed = _customer_writer_fields(user)
+    unknown = set(fields) - allowed
+    if unknown:
+        raise PermissionDenied(
+            _("You may not change: %(fields)s") % {"fields": ", ".join(sorted(unknown))}
+        )
+    owner = fields.get("owner")
+    if owner is not None and owner.pk == customer.owner_id:
+        owner = None
+    _check_people(user, owner=owner, account_team=account_team)
+    version_claim(customer, expected_version)
+    before = field_values(Customer.objects.get(pk=customer.pk))
+    team_before = sorted(customer.account_team.values_list("username", flat=True))
+    for name, value in fields.items():
+        setattr(customer, name, value)
+    customer.full_clean()
+    customer.save()
+    if account_team is not None:
+        customer.account_team.set(account_team)
+    _customer_audit(
+        user=user, customer=customer, before=before, team_before=team_before, action="update"
+    )
+    return customer

@@ -5,10 +5,13 @@ folder is read first when present; real environment variables win over it.
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
 from celery.schedules import crontab
+from csp.constants import NONE as CSP_NONE
+from csp.constants import SELF as CSP_SELF
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -88,6 +91,25 @@ if env_bool("SECURE_PROXY_SSL_HEADER", False):
 SECURE_REFERRER_POLICY = "same-origin"
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
+# Content Security Policy (django-csp): the browser runs and applies only files KAM serves.
+# No inline script or style, no eval, no plugins, no framing, forms post only to KAM. Charts
+# read their figures from json_script elements, which are data and never run. A page that
+# ever needs more widens its own header (csp_update on that view), never the site's; the
+# admin and /api/docs/ need nothing more (templates/drf_spectacular/ moves Swagger's style).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [CSP_SELF],
+        "script-src": [CSP_SELF],
+        "style-src": [CSP_SELF],
+        "img-src": [CSP_SELF, "data:"],
+        "font-src": [CSP_SELF],
+        "connect-src": [CSP_SELF],
+        "object-src": [CSP_NONE],
+        "base-uri": [CSP_SELF],
+        "frame-ancestors": [CSP_NONE],
+        "form-action": [CSP_SELF],
+    },
+}
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -97,7 +119,12 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "axes",
     "django_filters",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "kam",
     "accounts",
     "tiers",
@@ -106,6 +133,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Refuses an oversized body before reading it (413); see kam/middleware.py.
+    "kam.middleware.RequestSizeLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -116,6 +145,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Last, as django-axes asks: it turns a lockout raised during sign-in into the 429 page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "kam.urls"
@@ -169,6 +201,37 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
+# Sign-in lockout (django-axes): after AXES_FAILURE_LIMIT wrong passwords for one username
+# from one address, that pair is refused (429) for AXES_COOLOFF_TIME. Keyed on the pair so
+# one person's typos neither lock out a whole office behind one NAT address nor lock a user
+# out from every address; a success clears the pair's count.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
+# In minutes (axes itself would read a bare number as hours).
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15))
+AXES_RESET_ON_SUCCESS = True
+# Each refused try restarts the cool-off, so "try again in N minutes" holds from every refusal.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_HTTP_RESPONSE_CODE = 429
+# Failures and lockouts are still logged; this only drops the banner on every manage.py run.
+AXES_VERBOSE = False
+# The client's address: REMOTE_ADDR, unless KAM_TRUST_X_FORWARDED_FOR=1 says a proxy in front
+# sets X-Forwarded-For. Only then is the header read (a client could write anything in it),
+# and only as the proxy leaves it: one address, the client it saw (proxy count 0; ipware is
+# strict, so a chain a client padded falls back to REMOTE_ADDR, the proxy's own address).
+KAM_TRUST_X_FORWARDED_FOR = env_bool("KAM_TRUST_X_FORWARDED_FOR", False)
+if KAM_TRUST_X_FORWARDED_FOR:
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR")
+    AXES_IPWARE_PROXY_COUNT = 0
+else:
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ("REMOTE_ADDR",)
+AUTHENTICATION_BACKENDS = [
+    # First, so a locked-out pair is refused before its password is even checked.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
 # Simplified Chinese first: most of our users work in it.
 LANGUAGE_CODE = os.environ.get("LANGUAGE_CODE", "zh-hans")
 LANGUAGES = [("zh-hans", _("Simplified Chinese")), ("en", _("English"))]
@@ -187,6 +250,8 @@ KAM_IMPORT_MAX_XLSX_BYTES = env_int("KAM_IMPORT_MAX_XLSX_BYTES", 50 * 1024 * 102
 KAM_IMPORT_MAX_PROBLEMS = env_int("KAM_IMPORT_MAX_PROBLEMS", 1000)
 # Uploads bigger than this go to a temporary file instead of memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+# Any request but an import upload: at most this many bytes (413 before reading).
+KAM_MAX_REQUEST_BYTES = env_int("KAM_MAX_REQUEST_BYTES", 10 * 1024 * 1024)
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
@@ -246,6 +311,46 @@ CELERY_BEAT_SCHEDULE = {
         "task": "relationships.tasks.generate_follow_ups_daily",
         "schedule": crontab(hour=KAM_FOLLOWUPS_HOUR, minute=KAM_FOLLOWUPS_MINUTE),
     },
+}
+
+# The REST API (/api/): deny by default; session (the browser) or token (integrations).
+# Every view scopes its queryset through the same selectors as the screens.
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.TokenAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_FILTER_BACKENDS": [
+        "django_filters.rest_framework.DjangoFilterBackend",
+        "rest_framework.filters.OrderingFilter",
+    ],
+    "DEFAULT_PAGINATION_CLASS": "kam.pagination.Pagination",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "kam.api.exception_handler",
+    "COERCE_DECIMAL_TO_STRING": True,
+}
+KAM_API_PAGE_SIZE = env_int("KAM_API_PAGE_SIZE", 50)
+KAM_API_MAX_PAGE_SIZE = env_int("KAM_API_MAX_PAGE_SIZE", 500)
+SPECTACULAR_SETTINGS = {
+    "TITLE": "KAM API",
+    "DESCRIPTION": (
+        "Key account management: customers, the buying centre, visits, follow-ups, plans, "
+        "contribution runs and tiers. Every answer is scoped to the caller (SPEC §1); "
+        "objects outside the scope answer 404."
+    ),
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # No badge from validator.swagger.io: it would send our schema's address to a third party
+    # (and the CSP blocks the image anyway).
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
+    "COMPONENT_SPLIT_REQUEST": True,
+    # One name for the A/B/C choices wherever they appear.
+    "ENUM_NAME_OVERRIDES": {"TierEnum": "tiers.models.Tier"},
 }
 
 LOGGING = {

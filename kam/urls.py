@@ -25,5 +25,6 @@ urlpatterns = [
     path("customers/<int:pk>/", relationship_views.account_detail, name="customer-detail"),
     path("", include("accounts.urls")),
     path("", include("relationships.urls")),
+    path("api/", include("kam.api_urls")),
     path("admin/", admin.site.urls),
 ]

@@ -8,6 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import BuyingUnit, Contact, Customer
+from kam.versioning import VersionedModelForm
 from relationships.models import AccountPlan, FollowUp, PlanAction, PlanObjective, Visit
 
 User = get_user_model()
@@ -42,7 +43,7 @@ class BuyingUnitForm(forms.ModelForm):
         fields = ["name", "kind"]
 
 
-class ContactForm(forms.ModelForm):
+class ContactForm(VersionedModelForm):
     class Meta:
         model = Contact
         fields = [

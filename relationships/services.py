@@ -11,7 +11,7 @@ from datetime import date, timedelta
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -19,6 +19,7 @@ from accounts.audit import audit_bulk, audit_record, changes_between, field_valu
 from accounts.models import AuditEvent, BuyingUnit, Contact, Customer
 from accounts.selectors import customer_scope_q, people_managed_by
 from kam.roles import manages_people, may_work_accounts
+from kam.versioning import version_claim
 from relationships.care import birthdays_between, care_holidays_between
 from relationships.models import (
     AccountHealth,
@@ -74,8 +75,11 @@ def buying_unit_save(*, user, unit: BuyingUnit) -> BuyingUnit:
 
 
 @transaction.atomic
-def contact_save(*, user, contact: Contact) -> Contact:
-    """Create or update a contact; its buying unit and reports-to must be in the same account."""
+def contact_save(*, user, contact: Contact, expected_version: int | None = None) -> Contact:
+    """Create or update a contact; its buying unit and reports-to must be in the same account.
+
+    An update names the version the editor started from (`expected_version`); a save on top
+    of someone else's is refused with kam.versioning.EditConflict."""
     _require_worker(user)
     unit = BuyingUnit.objects.filter(
         customer_scope_q(user, "customer__"), pk=contact.buying_unit_id
@@ -92,6 +96,8 @@ def contact_save(*, user, contact: Contact) -> Contact:
             )
     contact.full_clean()
     before = _stored_values(Contact, contact.pk)
+    if contact.pk:
+        version_claim(contact, expected_version)
     contact.save()
     audit_record(
         actor=user, entity="contact", entity_id=contact.pk, customer=unit.customer,
@@ -498,7 +504,7 @@ def rep_reassign(*, by, from_user, to_user) -> Reassignment:
     accounts = Customer.objects.filter(scope, owner=from_user).select_for_update()
     moving = list(accounts.order_by("code").values_list("pk", "code"))
     codes = [code for _pk, code in moving]
-    moved = accounts.update(owner=to_user)
+    moved = accounts.update(owner=to_user, version=F("version") + 1)
     audit_bulk(
         [
             AuditEvent(

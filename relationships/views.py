@@ -25,6 +25,7 @@ from kam.roles import (
     may_work_accounts,
     primary_role,
 )
+from kam.versioning import EditConflict
 from relationships import selectors, services
 from relationships.care import OCCASION_LABELS
 from relationships.forms import (
@@ -227,16 +228,22 @@ def contact_edit(request, customer_pk: int | None = None, pk: int | None = None)
     back = customer.get_absolute_url()
     if request.method == "POST" and form.is_valid():
         try:
-            services.contact_save(user=user, contact=form.instance)
+            services.contact_save(
+                user=user,
+                contact=form.instance,
+                expected_version=form.cleaned_data.get("expected_version"),
+            )
         except ValidationError as error:
             _apply_errors(form, error)
+        except EditConflict as conflict:
+            form.show_conflict(conflict.current)
+            form.add_error(None, form.conflict_message)
         else:
             messages.success(request, _("Contact saved."))
             return redirect(back)
     title = _("Edit contact") if pk else _("New contact at %(name)s") % {"name": customer.name}
-    return _form_page(
-        request, title=title, form=form, back=back, status=422 if form.errors else 200
-    )
+    status = 409 if form.conflict else 422 if form.errors else 200
+    return _form_page(request, title=title, form=form, back=back, status=status)
 
 
 def _get_or_404(queryset, pk):

@@ -5,10 +5,10 @@ from django.forms.models import model_to_dict
 
 from accounts import selectors as account_selectors
 from accounts.admin import ScopedAdmin
-from accounts.audit import audit_record, changes_between, field_values
 from accounts.models import Customer
 from tiers.models import ContributionRun, CustomerContribution, TierOverride, TierPolicy
 from tiers.services.overrides import tier_override_create
+from tiers.services.policy import tier_policy_create
 from tiers.services.publication import policy_current
 
 
@@ -36,19 +36,7 @@ class TierPolicyAdmin(admin.ModelAdmin):
         return model_to_dict(current, exclude=["id", "created_by", "created_at", "note"])
 
     def save_model(self, request, obj, form, change):
-        obj.created_by = request.user
-        previous = policy_current()
-        super().save_model(request, obj, form, change)
-        audit_record(
-            actor=request.user,
-            entity="tier_policy",
-            entity_id=obj.pk,
-            action="create",
-            summary=obj.note,
-            changes=changes_between(
-                field_values(previous) if previous.pk else None, field_values(obj)
-            ),
-        )
+        tier_policy_create(user=request.user, policy=obj)
 
     def has_change_permission(self, request, obj=None):
         return obj is None and super().has_view_permission(request, obj)

@@ -506,13 +506,22 @@ def _check_cycles(report: ImportReport) -> None:
 
 
 def _upsert(
-    *, table: str, source: str, key: list, values: list, inserts: list = (), touch: list = ()
+    *,
+    table: str,
+    source: str,
+    key: list,
+    values: list,
+    inserts: list = (),
+    touch: list = (),
+    versioned: bool = False,
 ) -> tuple:
     """UPDATE rows whose values differ, then INSERT the new ones; return (created, updated).
 
     `key` and `values` are (target column, source expression); `source` is the FROM clause
     over the stage (with joins); `inserts` are extra (column, expression) for new rows and
     `touch` are set on changed and new rows alike without being compared (updated_at).
+    `versioned` tables count each change in their `version` column, so a person editing the
+    row on a screen from before the import gets a conflict instead of overwriting it.
     """
     target = _q(table)
     match = " AND ".join(f"t.{_q(c)} = {e}" for c, e in key)
@@ -521,6 +530,8 @@ def _upsert(
         if values:
             differs = " OR ".join(f"t.{_q(c)} IS DISTINCT FROM {e}" for c, e in values)
             assignments = ", ".join(f"{_q(c)} = {e}" for c, e in [*values, *touch])
+            if versioned:
+                assignments += ", version = t.version + 1"
             cursor.execute(
                 f"UPDATE {target} AS t SET {assignments} FROM {source} "
                 f"WHERE {match} AND ({differs})"
@@ -580,12 +591,14 @@ def _apply_customers(schema: Schema, report: ImportReport, present: set[str]) ->
         values=values,
         inserts=[*absent, ("created_at", "CURRENT_TIMESTAMP")],
         touch=[("updated_at", "CURRENT_TIMESTAMP")],
+        versioned=True,
     )
     for column, source in links:
         found = f"(SELECT p.id FROM {customer} p WHERE p.code = s.{source})"
         with connection.cursor() as cursor:
             cursor.execute(
-                f"UPDATE {customer} SET {_q(column)} = {found} FROM {STAGE} s "
+                f"UPDATE {customer} SET {_q(column)} = {found}, version = {customer}.version + 1 "
+                f"FROM {STAGE} s "
                 f"WHERE {customer}.code = s.code "
                 f"AND {customer}.{_q(column)} IS DISTINCT FROM {found}"
             )
@@ -617,6 +630,7 @@ def _apply_contacts(schema: Schema, report: ImportReport, present: set[str]) -> 
         key=[("buying_unit_id", "b.id"), ("name", "s.name")],
         values=values,
         inserts=[*absent, ("personal_notes", "''"), ("is_active", "TRUE")],
+        versioned=True,
     )
 
 

@@ -10,7 +10,9 @@
     animation: false,
     grid: { left: 64, right: 16, top: 32, bottom: 40 },
     legend: { top: 0 },
-    tooltip: { trigger: "axis" },
+    // Drawn inside the chart, not as HTML: ECharts' HTML tooltip carries style attributes,
+    // which the Content Security Policy (style-src 'self') refuses.
+    tooltip: { trigger: "axis", renderMode: "richText" },
     xAxis: { type: "category", data: rows.map(function (r) { return r[0]; }) },
     yAxis: { type: "value" },
     series: [

@@ -11,6 +11,9 @@
     animation: false,
     grid: { left: 48, right: 16, top: 16, bottom: 48 },
     tooltip: {
+      // Drawn inside the chart, not as HTML: ECharts' HTML tooltip carries style attributes,
+      // which the Content Security Policy (style-src 'self') refuses.
+      renderMode: "richText",
       trigger: "axis",
       valueFormatter: function (v) { return v.toFixed(1) + " %"; }
     },

@@ -32,6 +32,7 @@ def test_a_contact_created_and_changed_on_the_screens(client, rep, rep_customer,
         "email": rep_contact.email,
         "birthday": "1980-05-17",
         "is_active": "on",
+        "expected_version": rep_contact.version,
     }
     assert client.post(url, data).status_code == 302
     (event,) = events(entity="contact")
@@ -41,7 +42,8 @@ def test_a_contact_created_and_changed_on_the_screens(client, rep, rep_customer,
     assert event.changes["title"] == ["采购经理", "采购总监"]
     assert event.changes["role"] == ["buyer", "decision_maker"]
     assert "name" not in event.changes  # only what changed
-    # Saving again with nothing changed records nothing.
+    # Saving again (from the new version) with nothing changed records nothing.
+    data["expected_version"] = rep_contact.version + 1
     assert client.post(url, data).status_code == 302
     assert len(events(entity="contact")) == 1
     page = client.get(reverse("customer-detail", args=[rep_customer.pk])).content.decode()
@@ -131,3 +133,53 @@ def test_the_history_admin_is_scoped(client, rep, outsider, rep_customer, outsid
     assert listing.status_code == 200
     shown = {event.summary for event in listing.context["cl"].result_list}
     assert shown == {rep_customer.code}
+
+
+# --- the API and the services it calls write the same trail ------------------------------
+
+
+def test_a_customer_changed_through_the_api_is_recorded_with_old_and_new(manager, rep_customer):
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.force_authenticate(manager)
+    response = client.patch(
+        f"/api/customers/{rep_customer.pk}/",
+        {"relationship_level": "strategic", "version": rep_customer.version},
+        format="json",
+    )
+    assert response.status_code == 200, response.content
+    event = AuditEvent.objects.get(entity="customer", action="update")
+    assert event.actor == manager
+    assert event.customer_id == rep_customer.pk
+    assert event.changes == {"relationship_level": ["ordinary", "strategic"]}
+
+
+def test_a_customer_added_by_an_admin_is_recorded(admin_user, rep):
+    from accounts.services import customer_create
+
+    customer = customer_create(user=admin_user, code="NEW1", name="新客户", owner=rep)
+    event = AuditEvent.objects.get(entity="customer", action="create")
+    assert (event.customer_id, event.actor) == (customer.pk, admin_user)
+    assert event.changes["owner"] == [None, str(rep)]
+
+
+def test_a_new_policy_version_is_recorded_with_what_changed(manager):
+    from tiers.models import TierPolicy
+    from tiers.services.policy import tier_policy_create
+    from tiers.services.publication import policy_current
+
+    current = policy_current()
+    new = TierPolicy(
+        **{
+            f.name: getattr(current, f.name)
+            for f in TierPolicy._meta.concrete_fields
+            if f.name not in ("id", "created_at", "created_by", "note")
+        },
+        note="stricter squeezer",
+    )
+    new.squeezer_days_late = 45
+    tier_policy_create(user=manager, policy=new)
+    event = AuditEvent.objects.get(entity="tier_policy", entity_id=str(new.pk))
+    assert event.actor == manager
+    assert event.changes["squeezer_days_late"] == [60, 45]

@@ -1077,10 +1077,12 @@ def test_columns_absent_from_a_customers_file_leave_existing_values_alone(
     assert (report.created, report.updated, report.unchanged) == (1, 1, 0)
     after = Customer.objects.filter(code="X001").values().get()
     assert after["name"] == "Outsider Renamed Co"
-    ignored = {"name", "updated_at"}
+    ignored = {"name", "updated_at", "version"}
     assert {k: v for k, v in after.items() if k not in ignored} == {
         k: v for k, v in before.items() if k not in ignored
     }
+    # A changed row counts a new version: a screen opened before the import gets a conflict.
+    assert after["version"] == before["version"] + 1
     assert (after["region"], after["owner_id"]) == ("西北", outsider.pk)
     new = Customer.objects.get(code="N001")
     assert (new.name, new.region, new.industry, new.owner, new.parent) == (

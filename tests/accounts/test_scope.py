@@ -115,6 +115,14 @@ def test_selectors_scope_every_model_family(
 
 
 class TestAdmin:
+    def test_sales_teams_are_listed_in_scope(self, client, rep, manager, teams):
+        # A distinct() scope once made this list a 500 ("cannot combine a unique query …").
+        for user, expected in ((rep, ["East"]), (manager, ["East"])):
+            client.force_login(user)
+            response = client.get(reverse("admin:accounts_salesteam_changelist"))
+            assert response.status_code == 200
+            assert [t.name for t in response.context["cl"].result_list] == expected
+
     def test_rep_changelist_shows_only_their_accounts(
         self, client, rep, rep_customer, outsider_customer
     ):

@@ -910,6 +910,7 @@ class TestBuyingCentre:
                 "influence": "medium",
                 "attitude": "unknown",
                 "is_active": "on",
+                "expected_version": rep_contact.version,
             },
         )
         assert response.status_code == 422
