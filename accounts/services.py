@@ -168,6 +168,9 @@ def customer_update(
         raise PermissionDenied(
             _("You may not change: %(fields)s") % {"fields": ", ".join(sorted(unknown))}
         )
+    if "owner" in fields and fields["owner"] is None and Role.ADMIN not in user_roles(user):
+        # Without an owner the account would drop out of the manager's own scope.
+        raise ValidationError({"owner": _("An account keeps an owner; choose one.")})
     owner = fields.get("owner")
     if owner is not None and owner.pk == customer.owner_id:
         owner = None

@@ -57,6 +57,8 @@ class ByRole(permissions.BasePermission):
     def has_permission(self, request, view) -> bool:
         if not (request.user and request.user.is_authenticated):
             return False
+        if getattr(view, request.method.lower(), None) is None:
+            return True  # a method the route does not serve: DRF answers 405, for every role
         if getattr(view, "detail", False) or getattr(view, "action", None) in DETAIL_ACTIONS:
             return True
         return has_role(request.user, self._allowed(request, view))
@@ -138,7 +140,11 @@ def exception_handler(exc, context):
     """DRF's handler, plus the services' Django errors, and conflicts with current values."""
     if isinstance(exc, EditConflict):
         view = context.get("view")
-        serializer = view.get_serializer(exc.current) if view is not None else None
+        serializer = None
+        if view is not None:
+            # The row as the view shows it (with its annotations, e.g. the current tier).
+            current = view.get_queryset().filter(pk=exc.current.pk).first() or exc.current
+            serializer = view.get_serializer(current)
         code = getattr(exc, "status_code", status.HTTP_409_CONFLICT)
         return Response(
             {

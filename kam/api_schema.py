@@ -24,7 +24,8 @@ class Schema(AutoSchema):
             return None
         error = {"schema": self.resolve_serializer(ErrorSerializer, "response").ref}
         refusals = {
-            "403": ("Not signed in, or your role may not do this.", error),
+            "401": ("No valid token or session: sign in, or send a token.", error),
+            "403": ("Your role may not do this.", error),
             "404": ("Not found: no such object, outside your scope, or no such page.", error),
         }
         if self.method != "GET" or getattr(self.view, "action", None) == "list":

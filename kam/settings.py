@@ -316,9 +316,10 @@ CELERY_BEAT_SCHEDULE = {
 # The REST API (/api/): deny by default; session (the browser) or token (integrations).
 # Every view scopes its queryset through the same selectors as the screens.
 REST_FRAMEWORK = {
+    # Token first: its challenge makes a missing or bad token a 401 (the session has none).
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": [
@@ -343,6 +344,8 @@ SPECTACULAR_SETTINGS = {
     ),
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The schema and Swagger UI are for signed-in people and tokens, like the rest of KAM.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     # No badge from validator.swagger.io: it would send our schema's address to a third party

@@ -3,6 +3,7 @@ visits, follow-ups, and account plans with their objectives and actions."""
 
 import django_filters
 from django.contrib.auth import get_user_model
+from django.db.models import Q
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
@@ -14,6 +15,7 @@ from accounts.selectors import (
     contact_list_visible_to,
     customer_list_visible_to,
     customer_scope_q,
+    people_managed_by,
 )
 from kam.api import (
     READ_ALL,
@@ -25,6 +27,7 @@ from kam.api import (
     scoped_related,
     versioned_update_schema,
 )
+from kam.roles import Role, user_roles
 from relationships.models import AccountPlan, FollowUp, PlanAction, PlanObjective, Visit
 from relationships.selectors import (
     follow_up_list_visible_to,
@@ -76,9 +79,23 @@ def _visits(user):
 
 
 def _people(user):
-    """Anyone active may be named; the services check that they work on the account, and the
-    answer names no one outside the caller's sight (it only says "does not work on it")."""
-    return User.objects.filter(is_active=True)
+    """Whom the caller may name as an owner: the people they can see at work — themselves,
+    the owners and account teams of their accounts, and (managers) their teams' members. The
+    services then check that the person works on that account. Anyone else is refused as
+    "does not exist", so an answer never names a person outside the caller's sight."""
+    if user is None:
+        return User.objects.none()
+    active = User.objects.filter(is_active=True)
+    if Role.ADMIN in user_roles(user):
+        return active
+    visible = Customer.objects.filter(customer_scope_q(user))
+    team = Customer.account_team.through.objects.filter(customer_id__in=visible.values("pk"))
+    return active.filter(
+        Q(pk=user.pk)
+        | Q(pk__in=visible.values("owner_id"))
+        | Q(pk__in=team.values("user_id"))
+        | Q(pk__in=people_managed_by(user).values("pk"))
+    )
 
 
 # --- buying centre ------------------------------------------------------------------------
@@ -224,9 +241,33 @@ class ContactViewSet(
 # --- visits -------------------------------------------------------------------------------
 
 
+class ScopedIdsField(serializers.ListField):
+    """Many primary keys in the caller's scope, fetched in one query (not one per id)."""
+
+    child = serializers.IntegerField()
+
+    def __init__(self, queryset_for_user, **kwargs):
+        self.queryset_for_user = queryset_for_user
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        ids = super().to_internal_value(data)
+        found = self.queryset_for_user(self.context["request"].user).in_bulk(ids)
+        for pk in ids:
+            if pk not in found:
+                self.fail_missing(pk)
+        return [found[pk] for pk in ids]
+
+    def fail_missing(self, pk):
+        raise serializers.ValidationError(f'Invalid pk "{pk}" - object does not exist.')
+
+    def to_representation(self, value):
+        return [obj.pk for obj in value.all()]
+
+
 class VisitSerializer(ModelSerializer):
     customer = scoped_related(_customers)
-    contacts = scoped_related(_contacts, many=True, required=False)
+    contacts = ScopedIdsField(_contacts, required=False)
     author = serializers.CharField(source="author.username", read_only=True)
     next_follow_up = serializers.DateField(
         write_only=True,

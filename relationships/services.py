@@ -159,7 +159,7 @@ def visit_log(
     _check_visit_dates(visit_date, next_follow_up)
     if completes is not None:
         if completes.customer_id != customer.pk:
-            raise ValidationError({"customer": _("The follow-up belongs to another account.")})
+            raise ValidationError({"completes": _("The follow-up belongs to another account.")})
         # Closing a follow-up by a visit is closing it: the same people as the Done button.
         _require_follow_up_actor(user, completes)
     # The touch before this one: an older, back-dated visit does not meet the cadence.
@@ -174,9 +174,10 @@ def visit_log(
         outcome=outcome,
         next_step=next_step,
     )
-    visit.full_clean()
+    # customer and author are loaded objects already checked above: no existence queries
+    visit.full_clean(exclude=["customer", "author"])
     visit.save()
-    visit.contacts.set(contacts)
+    visit.contacts.add(*contacts)  # a new visit has none: no read of the current ones
     if next_follow_up is not None:
         FollowUp.objects.create(
             customer=customer,
@@ -252,7 +253,7 @@ def follow_up_create(
 def follow_up_complete(*, user, follow_up: FollowUp, visit: Visit | None = None) -> FollowUp:
     _require_follow_up_actor(user, follow_up)
     if visit is not None and visit.customer_id != follow_up.customer_id:
-        raise ValidationError(_("The visit belongs to another account."))
+        raise ValidationError({"visit": _("The visit belongs to another account.")})
     follow_up.status = FollowUp.Status.DONE
     follow_up.completed_at = timezone.now()
     follow_up.completed_visit = visit

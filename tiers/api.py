@@ -1,9 +1,12 @@
 """REST endpoints of tiers: customers (with their current tier, as on the customer list),
 contribution runs and contributions (read-only), tier overrides and the tier policy."""
 
+from datetime import UTC
+
 import django_filters
 from django.contrib.auth import get_user_model
-from django.db.models import Q
+from django.core.exceptions import ValidationError
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, viewsets
@@ -51,6 +54,43 @@ def _assignable_people(user):
     return User.objects.none()
 
 
+class UtcDateTimeField(django_filters.fields.IsoDateTimeField):
+    """An ISO 8601 date-time, turned into UTC: a client may send any offset Python reads
+    (up to ±24 h), PostgreSQL takes only up to ±15:59 (a 500 otherwise)."""
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        try:
+            return value and value.astimezone(UTC)
+        except OverflowError:  # e.g. 0001-01-01T00:00+08:00 is in year 0 in UTC
+            raise ValidationError(self.error_messages["invalid"], code="invalid") from None
+
+
+class UtcDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = UtcDateTimeField
+
+
+# A group parent or a referrer in another team is not named to those who cannot see it (as on
+# the screens: accounts.selectors.customer_group_tree).
+HIDDEN_LINKS = ("parent", "referred_by")
+
+
+def _customer_rows(queryset, user):
+    """Customers with their current tier and whether each link is visible to `user`."""
+    visible = Customer.objects.filter(customer_scope_q(user))
+    return queryset.annotate(
+        current_tier=current_tier_subquery(),
+        **{
+            f"{link}_visible": Exists(visible.filter(pk=OuterRef(f"{link}_id")))
+            for link in HIDDEN_LINKS
+        },
+    ).prefetch_related("account_team")
+
+
+def _link_visible(customer, link) -> bool:
+    return getattr(customer, f"{link}_id") is None or getattr(customer, f"{link}_visible", True)
+
+
 class CustomerSerializer(ModelSerializer):
     parent = scoped_related(_customers_for, required=False, allow_null=True)
     referred_by = scoped_related(_customers_for, required=False, allow_null=True)
@@ -94,6 +134,13 @@ class CustomerSerializer(ModelSerializer):
         # The uniqueness of `code` is checked by the service's full_clean (one place).
         extra_kwargs = {"code": {"validators": []}}
 
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        for link in HIDDEN_LINKS:
+            if not _link_visible(instance, link):
+                data[link] = None
+        return data
+
 
 class CustomerFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(method="search", help_text="Part of the code or the name.")
@@ -104,8 +151,8 @@ class CustomerFilter(django_filters.FilterSet):
     owner = django_filters.NumberFilter(field_name="owner_id")
     region = django_filters.CharFilter()
     industry = django_filters.CharFilter()
-    updated_after = django_filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte")
-    updated_before = django_filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="lt")
+    updated_after = UtcDateTimeFilter(field_name="updated_at", lookup_expr="gte")
+    updated_before = UtcDateTimeFilter(field_name="updated_at", lookup_expr="lt")
 
     parent = django_filters.NumberFilter(field_name="parent_id")
 
@@ -118,8 +165,11 @@ class CustomerFilter(django_filters.FilterSet):
         return queryset.filter(Q(code__icontains=value) | Q(name__icontains=value))
 
     def filter_excluded(self, queryset, name, value):
-        flagged = Q(contributions__run__is_current=True, contributions__excluded=True)
-        return queryset.filter(flagged) if value else queryset.exclude(flagged)
+        flagged = CustomerContribution.objects.filter(run__is_current=True, excluded=True)
+        flagged_ids = flagged.values("customer_id")
+        return (
+            queryset.filter(pk__in=flagged_ids) if value else queryset.exclude(pk__in=flagged_ids)
+        )
 
 
 @extend_schema_view(
@@ -149,11 +199,7 @@ class CustomerViewSet(
     action_roles = {"create": ADMINS}
 
     def scoped_queryset(self):
-        return (
-            customer_list_visible_to(self.request.user)
-            .annotate(current_tier=current_tier_subquery())
-            .prefetch_related("account_team")
-        )
+        return _customer_rows(customer_list_visible_to(self.request.user), self.request.user)
 
     def perform_create(self, serializer):
         data = dict(serializer.validated_data)
@@ -170,6 +216,10 @@ class CustomerViewSet(
         team = data.pop("account_team", None)
         if team is not None and {p.pk for p in team} == {p.pk for p in customer.account_team.all()}:
             team = None
+        for link in HIDDEN_LINKS:
+            # A link the caller cannot see was shown as null; null back leaves it alone.
+            if link in data and data[link] is None and not _link_visible(customer, link):
+                del data[link]
         changed = {k: v for k, v in data.items() if getattr(customer, k) != v}
 
         def save(expected):
@@ -184,11 +234,7 @@ class CustomerViewSet(
         saved = self.perform_versioned_update(serializer, save)
         # Not through the scope: the change may have taken the account out of it (a manager
         # who clears the owner), and the answer still shows what was saved.
-        saved = (
-            Customer.objects.annotate(current_tier=current_tier_subquery())
-            .prefetch_related("account_team")
-            .get(pk=saved.pk)
-        )
+        saved = _customer_rows(Customer.objects.all(), self.request.user).get(pk=saved.pk)
         serializer.instance = self._saved = saved
 
 
@@ -319,7 +365,10 @@ class ContributionViewSet(RoleScopedMixin, viewsets.ReadOnlyModelViewSet):
 
     def scoped_queryset(self):
         scope = customer_scope_q(self.request.user, "customer__")
-        return CustomerContribution.objects.filter(scope).select_related("customer")
+        # Only published runs' rows: readers never see a run that is computing or died.
+        return CustomerContribution.objects.filter(
+            scope, run__status=ContributionRun.Status.SUCCEEDED
+        ).select_related("customer")
 
     def filter_queryset(self, queryset):
         # A detail route finds a row in any run; only lists default to the current one.
@@ -362,8 +411,8 @@ class TierOverrideFilter(django_filters.FilterSet):
     revoked = django_filters.BooleanFilter(
         field_name="revoked_at", lookup_expr="isnull", exclude=True
     )
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = UtcDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = UtcDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = TierOverride
