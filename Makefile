@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
 
-.PHONY: run test e2e lint fmt install install-dev clean-db messages
+.PHONY: run test e2e fuzz lint fmt install install-dev clean-db messages up-local
 
 # Installs again only when a requirements file changed.
 $(VENV)/.installed: requirements.txt
@@ -37,6 +37,11 @@ test: $(VENV)/.installed-dev .env
 e2e: $(VENV)/.installed-dev .env
 	$(VENV)/bin/pytest -m e2e $(PYTEST_ARGS)
 
+# Schemathesis against gunicorn on a throwaway PostgreSQL database (127.0.0.1:5432, user
+# postgres), every API operation as rep1 and as manager; .ci/run runs it too.
+fuzz: $(VENV)/.installed-dev
+	.ci/fuzz_api.sh
+
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -44,6 +49,12 @@ lint: $(VENV)/.installed-dev
 fmt: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
+
+# The docker-compose topology without Docker: a fresh database on this machine's PostgreSQL,
+# a Redis db of its own, gunicorn + Celery worker + Celery beat; beat fires one nightly run,
+# gunicorn must serve it; then everything stops and the database is dropped (bin/up-local).
+up-local: $(VENV)/.installed
+	$(PY) bin/up-local $(UP_LOCAL_ARGS)
 
 clean-db:
 	rm -f db.sqlite3
