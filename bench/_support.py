@@ -57,3 +57,43 @@ def throwaway_database(url: str, **settings: str):
     finally:
         with psycopg.connect(admin_url, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def gunicorn_running(argv: list, *, env: dict, log_path: Path, ready, error_marks=("Traceback",)):
+    """Start `python -m gunicorn …argv`, wait (60 s at most) until `ready()` is true, yield the
+    process; then stop it and show the end of its log if it holds one of `error_marks`."""
+    import signal
+
+    log = open(log_path, "w+")  # noqa: SIM115
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", *argv],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if ready():
+                    break
+            except OSError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                log.seek(0)
+                sys.exit(f"gunicorn did not start:\n{log.read()[-3000:]}")
+            time.sleep(0.2)
+        yield process
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.seek(0)
+        text = log.read()
+        log.close()
+        if any(mark in text for mark in error_marks):
+            print(f"\ngunicorn's log has errors; its end:\n{text[-3000:]}")

@@ -56,9 +56,7 @@ import os
 import random
 import re
 import resource
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -71,7 +69,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import psycopg
-from _support import ROOT, manage, throwaway_database
+from _support import ROOT, gunicorn_running, manage, throwaway_database
 from pages import child_env, free_port, percentile
 
 GOAL_P95_MS = 500
@@ -275,38 +273,17 @@ def server(env: dict, folder: Path, workers: int, threads: int):
     manage(env, "collectstatic", "--noinput", "-v0")
     port = free_port()
     access = folder / "access.log"
-    log = open(folder / "gunicorn.log", "w+")  # noqa: SIM115
     kind = ["--worker-class", "gthread", "--threads", str(threads)] if threads > 1 else []
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "kam.wsgi:application", "--bind", f"127.0.0.1:{port}",
-         "--workers", str(workers), *kind, "--access-logfile", str(access), "--chdir", str(ROOT)],
-        env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if get(port, "/healthz/") == 200:
-                    break
-            except OSError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                log.seek(0)
-                sys.exit(f"gunicorn did not start:\n{log.read()[-3000:]}")
-            time.sleep(0.2)
+    argv = ["kam.wsgi:application", "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
+            *kind, "--access-logfile", str(access), "--chdir", str(ROOT)]  # fmt: skip
+    with gunicorn_running(
+        argv,
+        env=env,
+        log_path=folder / "gunicorn.log",
+        ready=lambda: get(port, "/healthz/") == 200,
+        error_marks=("Traceback", "ERROR", "WORKER TIMEOUT"),
+    ) as process:
         yield port, process, access
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.seek(0)
-        text = log.read()
-        log.close()
-        if "Traceback" in text or "ERROR" in text or "WORKER TIMEOUT" in text:
-            print(f"\ngunicorn's log has errors; its end:\n{text[-3000:]}")
 
 
 # -- CPU accounting from /proc -----------------------------------------------------------

@@ -42,10 +42,8 @@ import math
 import os
 import random
 import re
-import signal
 import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -61,7 +59,7 @@ from urllib.parse import urlencode, urlparse
 from urllib.request import HTTPCookieProcessor, HTTPRedirectHandler, Request, build_opener
 
 import psycopg
-from _support import ROOT, manage, throwaway_database
+from _support import ROOT, gunicorn_running, manage, throwaway_database
 from contribution import (
     TABLES,
     build_lines,
@@ -446,38 +444,17 @@ def server(url: str, folder: Path):
     }
     manage(env, "collectstatic", "--noinput", "-v0")
     port = free_port()
-    log = open(folder / "gunicorn.log", "w+")  # noqa: SIM115
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "kam.wsgi:application", "--bind",
-         f"127.0.0.1:{port}", "--workers", "2", "--timeout", "600", "--chdir", str(ROOT)],
-        env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if Client(base).get("/login/")[0] == 200:
-                    break
-            except OSError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                log.seek(0)
-                sys.exit(f"gunicorn did not start:\n{log.read()[-3000:]}")
-            time.sleep(0.2)
+    argv = ["kam.wsgi:application", "--bind", f"127.0.0.1:{port}", "--workers", "2",
+            "--timeout", "600", "--chdir", str(ROOT)]  # fmt: skip
+    with gunicorn_running(
+        argv,
+        env=env,
+        log_path=folder / "gunicorn.log",
+        ready=lambda: Client(base).get("/login/")[0] == 200,
+        error_marks=("Traceback", "ERROR"),
+    ) as process:
         yield base, process
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.seek(0)
-        text = log.read()
-        log.close()
-        if "Traceback" in text or "ERROR" in text:
-            print(f"\ngunicorn's log has errors; its end:\n{text[-3000:]}")
 
 
 def worker_peak_rss(process) -> list[float]:

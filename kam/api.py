@@ -5,6 +5,7 @@ authenticate, validate, and call a selector or a service (STYLE.md), so the API 
 same rules as the screens: the same scoped querysets, the same services, the same audit.
 """
 
+from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
@@ -15,7 +16,7 @@ from drf_spectacular.utils import (
     extend_schema,
     extend_schema_field,
 )
-from rest_framework import exceptions, permissions, serializers, status
+from rest_framework import exceptions, mixins, permissions, serializers, status, viewsets
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -112,6 +113,20 @@ class ModelSerializer(serializers.ModelSerializer):
         return super().build_standard_field(field_name, model_field)
 
 
+class AddOnlyViewSet(
+    RoleScopedMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """List, read and add; never changed or deleted in place (follow-ups, overrides, policy)."""
+
+
+class EditableViewSet(mixins.UpdateModelMixin, AddOnlyViewSet):
+    """List, read, add and change; nothing is deleted through the API."""
+
+
 def scoped_related(queryset_for_user, **kwargs):
     """A writable foreign key whose choices are the caller's scope: naming another team's
     customer or contact is refused as "does not exist" and nothing is written."""
@@ -119,10 +134,9 @@ def scoped_related(queryset_for_user, **kwargs):
     @extend_schema_field(OpenApiTypes.INT)
     class ScopedPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
         def get_queryset(self):
+            # Without a request (schema generation) nobody: the scope of an anonymous user.
             request = self.context.get("request")
-            if request is None:
-                return queryset_for_user(None).none()
-            return queryset_for_user(request.user)
+            return queryset_for_user(request.user if request is not None else AnonymousUser())
 
     return ScopedPrimaryKeyRelatedField(**kwargs)
 

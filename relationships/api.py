@@ -5,7 +5,7 @@ import django_filters
 from django.contrib.auth import get_user_model
 from django.db.models import Q
 from drf_spectacular.utils import extend_schema, extend_schema_view
-from rest_framework import mixins, serializers, viewsets
+from rest_framework import serializers
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
@@ -20,8 +20,9 @@ from accounts.selectors import (
 from kam.api import (
     READ_ALL,
     WORKERS,
+    AddOnlyViewSet,
+    EditableViewSet,
     ModelSerializer,
-    RoleScopedMixin,
     VersionedUpdateMixin,
     VersionField,
     scoped_related,
@@ -52,30 +53,8 @@ from relationships.services import (
 User = get_user_model()
 
 
-def _customers(user):
-    return customer_list_visible_to(user) if user is not None else Customer.objects.none()
-
-
-def _units(user):
-    return buying_unit_list_visible_to(user) if user is not None else BuyingUnit.objects.none()
-
-
-def _contacts(user):
-    return contact_list_visible_to(user) if user is not None else Contact.objects.none()
-
-
-def _plans(user):
-    return plan_list_visible_to(user) if user is not None else AccountPlan.objects.none()
-
-
 def _objectives(user):
-    if user is None:
-        return PlanObjective.objects.none()
     return PlanObjective.objects.filter(customer_scope_q(user, "plan__customer__"))
-
-
-def _visits(user):
-    return visit_list_visible_to(user) if user is not None else Visit.objects.none()
 
 
 def _people(user):
@@ -83,7 +62,7 @@ def _people(user):
     the owners and account teams of their accounts, and (managers) their teams' members. The
     services then check that the person works on that account. Anyone else is refused as
     "does not exist", so an answer never names a person outside the caller's sight."""
-    if user is None:
+    if not user.is_authenticated:
         return User.objects.none()
     active = User.objects.filter(is_active=True)
     if Role.ADMIN in user_roles(user):
@@ -102,7 +81,7 @@ def _people(user):
 
 
 class BuyingUnitSerializer(ModelSerializer):
-    customer = scoped_related(_customers)
+    customer = scoped_related(customer_list_visible_to)
 
     class Meta:
         model = BuyingUnit
@@ -119,14 +98,7 @@ class BuyingUnitFilter(django_filters.FilterSet):
 
 
 @extend_schema(tags=["buying centre"])
-class BuyingUnitViewSet(
-    RoleScopedMixin,
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    mixins.CreateModelMixin,
-    mixins.UpdateModelMixin,
-    viewsets.GenericViewSet,
-):
+class BuyingUnitViewSet(EditableViewSet):
     """Departments, plants, subsidiaries and projects of a customer that take part in buying."""
 
     serializer_class = BuyingUnitSerializer
@@ -156,8 +128,8 @@ class BuyingUnitViewSet(
 
 
 class ContactSerializer(ModelSerializer):
-    buying_unit = scoped_related(_units)
-    reports_to = scoped_related(_contacts, required=False, allow_null=True)
+    buying_unit = scoped_related(buying_unit_list_visible_to)
+    reports_to = scoped_related(contact_list_visible_to, required=False, allow_null=True)
     customer = serializers.IntegerField(source="buying_unit.customer_id", read_only=True)
     version = VersionField()
 
@@ -197,15 +169,7 @@ class ContactFilter(django_filters.FilterSet):
     partial_update=versioned_update_schema(ContactSerializer),
 )
 @extend_schema(tags=["buying centre"])
-class ContactViewSet(
-    RoleScopedMixin,
-    VersionedUpdateMixin,
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    mixins.CreateModelMixin,
-    mixins.UpdateModelMixin,
-    viewsets.GenericViewSet,
-):
+class ContactViewSet(VersionedUpdateMixin, EditableViewSet):
     """People in the buying units of the caller's accounts. Finance does not see contacts:
     they are personal data (SPEC §6). Updates name the version they start from."""
 
@@ -266,8 +230,8 @@ class ScopedIdsField(serializers.ListField):
 
 
 class VisitSerializer(ModelSerializer):
-    customer = scoped_related(_customers)
-    contacts = ScopedIdsField(_contacts, required=False)
+    customer = scoped_related(customer_list_visible_to)
+    contacts = ScopedIdsField(contact_list_visible_to, required=False)
     author = serializers.CharField(source="author.username", read_only=True)
     next_follow_up = serializers.DateField(
         write_only=True,
@@ -276,7 +240,7 @@ class VisitSerializer(ModelSerializer):
         help_text="Creates a follow-up for you on that day (on logging only).",
     )
     completes = scoped_related(
-        lambda user: follow_up_list_visible_to(user) if user else FollowUp.objects.none(),
+        follow_up_list_visible_to,
         write_only=True,
         required=False,
         allow_null=True,
@@ -316,14 +280,7 @@ class VisitFilter(django_filters.FilterSet):
 
 
 @extend_schema(tags=["visits and follow-ups"])
-class VisitViewSet(
-    RoleScopedMixin,
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    mixins.CreateModelMixin,
-    mixins.UpdateModelMixin,
-    viewsets.GenericViewSet,
-):
+class VisitViewSet(EditableViewSet):
     """Visits and calls logged on the caller's accounts. Logging one meets the account's
     cadence; only its author (or an admin) changes it afterwards."""
 
@@ -362,7 +319,7 @@ class VisitViewSet(
 
 
 class FollowUpSerializer(ModelSerializer):
-    customer = scoped_related(_customers)
+    customer = scoped_related(customer_list_visible_to)
     owner = scoped_related(_people, required=False)
     owner_username = serializers.CharField(source="owner.username", read_only=True)
 
@@ -403,7 +360,7 @@ class FollowUpSerializer(ModelSerializer):
 
 
 class FollowUpCompleteSerializer(serializers.Serializer):
-    visit = scoped_related(_visits, required=False, allow_null=True)
+    visit = scoped_related(visit_list_visible_to, required=False, allow_null=True)
 
 
 class FollowUpSnoozeSerializer(serializers.Serializer):
@@ -427,13 +384,7 @@ class FollowUpFilter(django_filters.FilterSet):
 
 
 @extend_schema(tags=["visits and follow-ups"])
-class FollowUpViewSet(
-    RoleScopedMixin,
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    mixins.CreateModelMixin,
-    viewsets.GenericViewSet,
-):
+class FollowUpViewSet(AddOnlyViewSet):
     """Planned touches on the caller's accounts. Their owner or a manager completes, snoozes
     (with a reason) or hands one over; the daily job creates cadence, birthday and holiday
     follow-ups."""
@@ -486,7 +437,7 @@ class FollowUpViewSet(
 
 
 class PlanObjectiveSerializer(ModelSerializer):
-    plan = scoped_related(_plans)
+    plan = scoped_related(plan_list_visible_to)
 
     class Meta:
         model = PlanObjective
@@ -494,7 +445,7 @@ class PlanObjectiveSerializer(ModelSerializer):
 
 
 class PlanActionSerializer(ModelSerializer):
-    plan = scoped_related(_plans)
+    plan = scoped_related(plan_list_visible_to)
     objective = scoped_related(_objectives, required=False, allow_null=True)
     owner = scoped_related(_people)
     owner_username = serializers.CharField(source="owner.username", read_only=True)
@@ -516,7 +467,7 @@ class PlanActionSerializer(ModelSerializer):
 
 
 class AccountPlanSerializer(ModelSerializer):
-    customer = scoped_related(_customers)
+    customer = scoped_related(customer_list_visible_to)
     objectives = PlanObjectiveSerializer(many=True, read_only=True)
     actions = PlanActionSerializer(many=True, read_only=True)
 
@@ -545,14 +496,7 @@ class AccountPlanFilter(django_filters.FilterSet):
 
 
 @extend_schema(tags=["account plans"])
-class AccountPlanViewSet(
-    RoleScopedMixin,
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    mixins.CreateModelMixin,
-    mixins.UpdateModelMixin,
-    viewsets.GenericViewSet,
-):
+class AccountPlanViewSet(EditableViewSet):
     """One plan per account and year, with its objectives and actions."""
 
     serializer_class = AccountPlanSerializer
@@ -586,14 +530,7 @@ class AccountPlanViewSet(
         serializer.instance = self.get_queryset().get(pk=plan.pk)
 
 
-class _PlanPartViewSet(
-    RoleScopedMixin,
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    mixins.CreateModelMixin,
-    mixins.UpdateModelMixin,
-    viewsets.GenericViewSet,
-):
+class _PlanPartViewSet(EditableViewSet):
     read_roles = WORKERS
     write_roles = WORKERS
 

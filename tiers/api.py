@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema, extend_schema_view
-from rest_framework import mixins, serializers, viewsets
+from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
@@ -20,6 +20,8 @@ from kam.api import (
     ADMINS,
     MANAGERS,
     READ_ALL,
+    AddOnlyViewSet,
+    EditableViewSet,
     ModelSerializer,
     RoleScopedMixin,
     VersionedUpdateMixin,
@@ -37,14 +39,8 @@ from tiers.services.publication import policy_current
 User = get_user_model()
 
 
-def _customers_for(user):
-    return Customer.objects.none() if user is None else customer_list_visible_to(user)
-
-
 def _assignable_people(user):
     """Whom the caller may name as owner or on the account team."""
-    if user is None:
-        return User.objects.none()
     if Role.ADMIN in user_roles(user):
         return User.objects.filter(is_active=True)
     if Role.MANAGER in user_roles(user):
@@ -92,8 +88,8 @@ def _link_visible(customer, link) -> bool:
 
 
 class CustomerSerializer(ModelSerializer):
-    parent = scoped_related(_customers_for, required=False, allow_null=True)
-    referred_by = scoped_related(_customers_for, required=False, allow_null=True)
+    parent = scoped_related(customer_list_visible_to, required=False, allow_null=True)
+    referred_by = scoped_related(customer_list_visible_to, required=False, allow_null=True)
     owner = scoped_related(_assignable_people, required=False, allow_null=True)
     owner_username = serializers.CharField(
         source="owner.username", read_only=True, default=None, allow_null=True
@@ -177,15 +173,7 @@ class CustomerFilter(django_filters.FilterSet):
     partial_update=versioned_update_schema(CustomerSerializer),
 )
 @extend_schema(tags=["customers"])
-class CustomerViewSet(
-    RoleScopedMixin,
-    VersionedUpdateMixin,
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    mixins.CreateModelMixin,
-    mixins.UpdateModelMixin,
-    viewsets.GenericViewSet,
-):
+class CustomerViewSet(VersionedUpdateMixin, EditableViewSet):
     """Accounts in the caller's scope. Admins add customers; managers and admins change
     them (a manager hands accounts only to the members of their teams). Updates name the
     version they start from."""
@@ -381,7 +369,7 @@ class ContributionViewSet(RoleScopedMixin, viewsets.ReadOnlyModelViewSet):
 
 
 class TierOverrideSerializer(ModelSerializer):
-    customer = scoped_related(_customers_for)
+    customer = scoped_related(customer_list_visible_to)
     created_by = serializers.CharField(source="created_by.username", read_only=True)
     active = serializers.SerializerMethodField()
 
@@ -420,13 +408,7 @@ class TierOverrideFilter(django_filters.FilterSet):
 
 
 @extend_schema(tags=["contribution"])
-class TierOverrideViewSet(
-    RoleScopedMixin,
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    mixins.CreateModelMixin,
-    viewsets.GenericViewSet,
-):
+class TierOverrideViewSet(AddOnlyViewSet):
     """A manager's decision on a customer's tier, with a reason and an optional expiry. Never
     edited or deleted: a newer one supersedes it, or it is revoked (history kept)."""
 
@@ -491,13 +473,7 @@ class TierPolicySerializer(ModelSerializer):
 
 
 @extend_schema(tags=["contribution"])
-class TierPolicyViewSet(
-    RoleScopedMixin,
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    mixins.CreateModelMixin,
-    viewsets.GenericViewSet,
-):
+class TierPolicyViewSet(AddOnlyViewSet):
     """The thresholds of SPEC §3, as versions: the newest is in force (`current/`); a change
     is a POST of a whole new version, used from the next run on."""
 
