@@ -175,8 +175,7 @@ def customer_update(
     if owner is not None and owner.pk == customer.owner_id:
         owner = None
     _check_people(user, owner=owner, account_team=account_team)
-    version_claim(customer, expected_version)
-    before = field_values(Customer.objects.get(pk=customer.pk))
+    before = field_values(version_claim(customer, expected_version))
     team_before = sorted(customer.account_team.values_list("username", flat=True))
     for name, value in fields.items():
         setattr(customer, name, value)

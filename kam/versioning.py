@@ -24,12 +24,12 @@ class EditConflict(Exception):
         self.current = current
 
 
-def version_claim(instance: models.Model, expected: int | None) -> None:
+def version_claim(instance: models.Model, expected: int | None) -> models.Model:
     """Lock `instance`'s row and count its version up, or raise EditConflict.
 
     `expected` is the version the editor started from; None skips the comparison (a write
     that is not an edit of what a person saw, such as a system job). Call inside
-    transaction.atomic, before saving.
+    transaction.atomic, before saving. Returns the stored row (as it was before this save).
     """
     model = type(instance)
     current = model.objects.select_for_update().filter(pk=instance.pk).first()
@@ -38,6 +38,7 @@ def version_claim(instance: models.Model, expected: int | None) -> None:
     if expected is not None and int(expected) != current.version:
         raise EditConflict(current)
     instance.version = current.version + 1
+    return current
 
 
 class VersionedModelForm(forms.ModelForm):

@@ -95,9 +95,7 @@ def contact_save(*, user, contact: Contact, expected_version: int | None = None)
                 {"buying_unit": _("A contact moves only between buying units of one customer.")}
             )
     contact.full_clean()
-    before = _stored_values(Contact, contact.pk)
-    if contact.pk:
-        version_claim(contact, expected_version)
+    before = field_values(version_claim(contact, expected_version)) if contact.pk else None
     contact.save()
     audit_record(
         actor=user, entity="contact", entity_id=contact.pk, customer=unit.customer,
