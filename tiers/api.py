@@ -29,7 +29,7 @@ from kam.api import (
     scoped_related,
     versioned_update_schema,
 )
-from kam.roles import Role, user_roles
+from kam.roles import Role, sees_all_accounts, user_roles
 from tiers.models import ContributionRun, CustomerContribution, Tier, TierOverride, TierPolicy
 from tiers.selectors import current_tier_subquery
 from tiers.services.overrides import tier_override_create, tier_override_revoke
@@ -73,14 +73,16 @@ HIDDEN_LINKS = ("parent", "referred_by")
 
 def _customer_rows(queryset, user):
     """Customers with their current tier and whether each link is visible to `user`."""
-    visible = Customer.objects.filter(customer_scope_q(user))
-    return queryset.annotate(
-        current_tier=current_tier_subquery(),
-        **{
-            f"{link}_visible": Exists(visible.filter(pk=OuterRef(f"{link}_id")))
-            for link in HIDDEN_LINKS
-        },
-    ).prefetch_related("account_team")
+    queryset = queryset.annotate(current_tier=current_tier_subquery())
+    if not sees_all_accounts(user):  # who sees every account sees every link: no subqueries
+        visible = Customer.objects.filter(customer_scope_q(user))
+        queryset = queryset.annotate(
+            **{
+                f"{link}_visible": Exists(visible.filter(pk=OuterRef(f"{link}_id")))
+                for link in HIDDEN_LINKS
+            }
+        )
+    return queryset.prefetch_related("account_team")
 
 
 def _link_visible(customer, link) -> bool:
