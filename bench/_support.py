@@ -68,6 +68,7 @@ def gunicorn_running(argv: list, *, env: dict, log_path: Path, ready, error_mark
     log = open(log_path, "w+")  # noqa: SIM115
     process = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", *argv],
+        cwd=ROOT,  # where gunicorn.conf.py is, as in the Dockerfile's WORKDIR
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,

@@ -22,7 +22,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from kam.api_schema import Schema
 from kam.money import MoneyField
-from kam.roles import Role, user_roles
+from kam.roles import Role, mark_seen_by, user_roles
 from kam.versioning import EditConflict
 
 READ_ALL = frozenset(Role)
@@ -137,6 +137,10 @@ def scoped_related(queryset_for_user, **kwargs):
             # Without a request (schema generation) nobody: the scope of an anonymous user.
             request = self.context.get("request")
             return queryset_for_user(request.user if request is not None else AnonymousUser())
+
+        def to_internal_value(self, data):
+            # Fetched through the caller's scope: the services need not ask it again.
+            return mark_seen_by(super().to_internal_value(data), self.context["request"].user)
 
     return ScopedPrimaryKeyRelatedField(**kwargs)
 

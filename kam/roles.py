@@ -79,3 +79,16 @@ def may_work_accounts(user) -> bool:
 def manages_people(user) -> bool:
     """Managers and admins act on other people's follow-ups and reassign accounts."""
     return bool(user_roles(user) & {Role.ADMIN, Role.MANAGER})
+
+
+def mark_seen_by(obj, user):
+    """Note on `obj` that it was just fetched through `user`'s scope (a scoped queryset), so a
+    service called in the same request need not ask the scope again (see `was_seen_by`)."""
+    obj._kam_seen_by = user.pk
+    return obj
+
+
+def was_seen_by(obj, user) -> bool:
+    """True only for an object `mark_seen_by` marked for this very user; anything else (an
+    object loaded any other way, another user) is checked against the scope as usual."""
+    return user.pk is not None and getattr(obj, "_kam_seen_by", None) == user.pk

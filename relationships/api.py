@@ -205,33 +205,29 @@ class ContactViewSet(VersionedUpdateMixin, EditableViewSet):
 # --- visits -------------------------------------------------------------------------------
 
 
-class ScopedIdsField(serializers.ListField):
-    """Many primary keys in the caller's scope, fetched in one query (not one per id)."""
+class ContactIdsField(serializers.ListField):
+    """The contacts met, as ids. Whether they are the visit's customer's (and so in the
+    caller's sight) is checked by the service, in the query that checks the customer's scope:
+    a contact of any other account is refused there, naming `contacts`."""
 
-    child = serializers.IntegerField()
-
-    def __init__(self, queryset_for_user, **kwargs):
-        self.queryset_for_user = queryset_for_user
-        super().__init__(**kwargs)
-
-    def to_internal_value(self, data):
-        ids = super().to_internal_value(data)
-        found = self.queryset_for_user(self.context["request"].user).in_bulk(ids)
-        for pk in ids:
-            if pk not in found:
-                self.fail_missing(pk)
-        return [found[pk] for pk in ids]
-
-    def fail_missing(self, pk):
-        raise serializers.ValidationError(f'Invalid pk "{pk}" - object does not exist.')
+    child = serializers.IntegerField(min_value=1)
 
     def to_representation(self, value):
         return [obj.pk for obj in value.all()]
 
 
+def _known_contacts(visit, ids) -> None:
+    """A visit just logged has exactly these contacts: the answer lists them without reading
+    them back (the same cache `prefetch_related("contacts")` fills)."""
+    known = visit.contacts.all()
+    known._result_cache = [Contact(pk=pk) for pk in dict.fromkeys(ids)]
+    known._prefetch_done = True
+    visit._prefetched_objects_cache = {"contacts": known}
+
+
 class VisitSerializer(ModelSerializer):
     customer = scoped_related(customer_list_visible_to)
-    contacts = ScopedIdsField(contact_list_visible_to, required=False)
+    contacts = ContactIdsField(required=False)
     author = serializers.CharField(source="author.username", read_only=True)
     next_follow_up = serializers.DateField(
         write_only=True,
@@ -297,6 +293,7 @@ class VisitViewSet(EditableViewSet):
     def perform_create(self, serializer):
         data = dict(serializer.validated_data)
         serializer.instance = visit_log(user=self.request.user, **data)
+        _known_contacts(serializer.instance, data.get("contacts", ()))
 
     def perform_update(self, serializer):
         visit = serializer.instance

@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 from accounts.audit import audit_bulk, audit_record, changes_between, field_values
 from accounts.models import AuditEvent, BuyingUnit, Contact, Customer
 from accounts.selectors import customer_scope_q, people_managed_by
-from kam.roles import manages_people, may_work_accounts
+from kam.roles import manages_people, may_work_accounts, was_seen_by
 from kam.versioning import version_claim
 from relationships.care import birthdays_between, care_holidays_between
 from relationships.models import (
@@ -108,15 +108,27 @@ def contact_save(*, user, contact: Contact, expected_version: int | None = None)
 # --- visits -------------------------------------------------------------------------------
 
 
-def _check_contacts(customer: Customer, contacts) -> list[Contact]:
+def _check_contacts(customer: Customer, contacts, *, seen_by=None) -> list:
+    """The contacts (objects or ids) if all belong to `customer`, else a ValidationError.
+
+    With `seen_by`, the account must also be in that user's sight (PermissionDenied): the
+    same query checks both, so logging a visit with contacts costs one query for the two
+    checks; the scope alone is asked only when no contact is named or a check fails. A
+    customer the caller's scoped queryset has just fetched (an API field) is not asked again."""
+    if seen_by is not None and was_seen_by(customer, seen_by):
+        seen_by = None
     contacts = list(contacts)
-    ids = {c.pk for c in contacts}
-    found = set(
-        Contact.objects.filter(pk__in=ids, buying_unit__customer=customer).values_list(
-            "pk", flat=True
-        )
-    )
-    if found != ids:
+    ids = {getattr(c, "pk", c) for c in contacts}
+    if not ids:
+        if seen_by is not None and not _sees_customer(seen_by, customer.pk):
+            raise PermissionDenied
+        return contacts
+    found = Contact.objects.filter(pk__in=ids, buying_unit__customer_id=customer.pk)
+    if seen_by is not None:
+        found = found.filter(customer_scope_q(seen_by, "buying_unit__customer__"))
+    if set(found.values_list("pk", flat=True)) != ids:
+        if seen_by is not None and not _sees_customer(seen_by, customer.pk):
+            raise PermissionDenied
         raise ValidationError(
             {"contacts": _("Choose only contacts of %(customer)s.") % {"customer": customer.name}}
         )
@@ -151,9 +163,7 @@ def visit_log(
     """Log a touch. A next follow-up date creates a follow-up for the author; a follow-up being
     completed is closed with this visit; open cadence follow-ups of the account are met by it."""
     _require_worker(user)
-    if not _sees_customer(user, customer.pk):
-        raise PermissionDenied
-    contacts = _check_contacts(customer, contacts)
+    contacts = _check_contacts(customer, contacts, seen_by=user)
     _check_visit_dates(visit_date, next_follow_up)
     if completes is not None:
         if completes.customer_id != customer.pk:

@@ -97,3 +97,19 @@ def test_the_deploy_check_fails_when_https_is_turned_off():
     )
     assert result.returncode != 0
     assert "security.W012" in result.stdout + result.stderr
+
+
+def test_gunicorn_workers_freeze_what_they_loaded():
+    """gunicorn reads ./gunicorn.conf.py from the project root (the Dockerfile's WORKDIR): a
+    worker that has loaded Django takes it out of the collector's sight."""
+    config = Path(__file__).resolve().parents[2] / "gunicorn.conf.py"
+    namespace: dict = {}
+    exec(compile(config.read_text(), str(config), "exec"), namespace)
+    import gc
+
+    before = gc.get_freeze_count()
+    try:
+        namespace["post_worker_init"](worker=None)
+        assert gc.get_freeze_count() > before
+    finally:
+        gc.unfreeze()

@@ -10,6 +10,7 @@ import time_machine
 from django.core.exceptions import PermissionDenied, ValidationError
 
 from accounts.models import Customer
+from kam.roles import mark_seen_by
 from relationships.models import AccountPlan, FollowUp, PlanAction, Reassignment, Visit
 from relationships.selectors import referral_summary_visible_to
 from relationships.services import (
@@ -161,6 +162,30 @@ def test_a_rep_may_not_log_on_an_account_outside_their_scope(rep, outsider_custo
     with pytest.raises(PermissionDenied):
         log(rep, outsider_customer, next_follow_up=days(1))
     assert counts() == (0, 0)
+
+
+def test_naming_the_accounts_own_contacts_does_not_open_an_account_outside_the_scope(
+    rep, outsider_customer, outsider_contact
+):
+    """The scope and the contacts are checked in one query: contacts that do belong to the
+    account do not stand in for the scope."""
+    with pytest.raises(PermissionDenied):
+        log(rep, outsider_customer, contacts=[outsider_contact])
+    assert counts() == (0, 0)
+
+
+def test_a_customer_marked_as_seen_by_someone_else_is_checked_again(
+    rep, outsider, outsider_customer, outsider_contact
+):
+    """An API field marks the customer it fetched through the caller's scope; a mark for
+    another user (the outsider, who does see it) counts for nothing."""
+    mark_seen_by(outsider_customer, outsider)
+    with pytest.raises(PermissionDenied):
+        log(rep, outsider_customer, contacts=[outsider_contact])
+    assert counts() == (0, 0)
+    assert (
+        log(outsider, outsider_customer, contacts=[outsider_contact]).customer == outsider_customer
+    )
 
 
 def test_an_account_team_member_may_log_and_owns_the_next_step(teammate, rep_customer):
