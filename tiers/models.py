@@ -77,6 +77,9 @@ class ContributionRun(models.Model):
         RUNNING = "running", _("Running")
         SUCCEEDED = "succeeded", _("Succeeded")
         FAILED = "failed", _("Failed")
+        # A later run for the same as-of took its place; its rows stay until the next run
+        # starts, so a reader that picked it as current a moment earlier still reads them.
+        REPLACED = "replaced", _("Replaced")
 
     as_of = models.DateField(_("as of"))
     policy = models.ForeignKey(TierPolicy, verbose_name=_("policy"), on_delete=models.PROTECT)

@@ -92,13 +92,27 @@ def test_previous_tier_and_movements(book):
 
 
 def test_running_again_for_the_same_date_replaces_that_run(book):
-    contribution_recompute(as_of=D1)
+    first = contribution_recompute(as_of=D1).run_id
     line(book[2], "5000.00", "0.00")
-    contribution_recompute(as_of=D1)
-    runs = ContributionRun.objects.filter(as_of=D1)
-    assert runs.count() == 1 and runs.get().is_current
+    second = contribution_recompute(as_of=D1).run_id
+    current = ContributionRun.objects.get(is_current=True)
+    assert current.pk == second and current.status == ContributionRun.Status.SUCCEEDED
     assert row(book[2]).revenue == Decimal("6200.00")
-    assert CustomerContribution.objects.count() == 3
+    # The replaced run keeps its rows until the next run starts: a reader that took it as
+    # current just before publication still reads every row of it.
+    replaced = ContributionRun.objects.get(pk=first)
+    assert (replaced.status, replaced.is_current) == (ContributionRun.Status.REPLACED, False)
+    assert CustomerContribution.objects.filter(run_id=first).count() == 3
+    assert (
+        ContributionRun.objects.filter(as_of=D1, status=ContributionRun.Status.SUCCEEDED).get().pk
+        == second
+    )
+    third = contribution_recompute(as_of=D2).run_id
+    assert set(ContributionRun.objects.values_list("pk", "status")) == {
+        (second, ContributionRun.Status.SUCCEEDED),
+        (third, ContributionRun.Status.SUCCEEDED),
+    }
+    assert not CustomerContribution.objects.filter(run_id=first).exists()
 
 
 def test_a_first_run_with_no_previous_has_no_previous_tier(book):
@@ -256,8 +270,8 @@ def test_a_run_for_an_older_date_is_kept_but_does_not_become_current(book):
     contribution_recompute(as_of=D1)  # e.g. a re-delivered task, or a backfill
     contribution_recompute(as_of=D1)
     assert ContributionRun.objects.get(is_current=True).as_of == D2
-    older = ContributionRun.objects.get(as_of=D1)
-    assert older.status == "succeeded" and older.contributions.count() == 3
+    older = ContributionRun.objects.get(as_of=D1, status=ContributionRun.Status.SUCCEEDED)
+    assert older.contributions.count() == 3
 
 
 def test_huge_margins_and_shares_are_stored(rep):

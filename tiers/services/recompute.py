@@ -9,7 +9,9 @@
 6. One short transaction publishes: it applies managers' overrides as they are at that
    moment, makes this run current and the previous one not. Overrides and publication
    take the same transaction-level lock, so an override made during a run is never lost.
-7. Same-date runs that were replaced, and runs that died, are deleted afterwards.
+7. A same-date run this one replaces is marked "replaced" in that transaction; its rows, and
+   those of runs that died, are deleted when the next run starts (a reader that picked the
+   replaced run as current a moment before publication still reads all its rows).
 """
 
 import json
@@ -93,7 +95,6 @@ def contribution_recompute(*, as_of: date) -> RunSummary:
                 status=ContributionRun.Status.FAILED, error=repr(error)[:2000]
             )
             raise
-        _delete_replaced_runs(run)
     summary = RunSummary(
         run_id=run.pk,
         as_of=as_of,
@@ -346,6 +347,10 @@ def _publish(run: ContributionRun, frame, totals, *, duration_ms: int) -> None:
         ).exists()
         if not newer:
             ContributionRun.objects.filter(is_current=True).update(is_current=False)
+        # Running again for the same as-of replaces that date's run.
+        ContributionRun.objects.filter(
+            as_of=run.as_of, status=ContributionRun.Status.SUCCEEDED
+        ).exclude(pk=run.pk).update(status=ContributionRun.Status.REPLACED, is_current=False)
         ContributionRun.objects.filter(pk=run.pk).update(
             status=ContributionRun.Status.SUCCEEDED,
             is_current=not newer,
@@ -360,20 +365,13 @@ def _publish(run: ContributionRun, frame, totals, *, duration_ms: int) -> None:
 
 def _delete_dead_runs() -> None:
     """Runs left "running" by a worker that died (we hold the run lock, so none is live):
-    marked failed, their rows deleted. Failed runs stay listed with their error."""
+    marked failed, their rows deleted. Failed runs stay listed with their error. Runs an
+    earlier run replaced go, with their rows."""
     dead = ContributionRun.objects.filter(status=ContributionRun.Status.RUNNING)
     CustomerContribution.objects.filter(run__in=dead).delete()
     dead.update(status=ContributionRun.Status.FAILED, error="the worker stopped mid-run")
     failed = ContributionRun.objects.filter(status=ContributionRun.Status.FAILED)
     CustomerContribution.objects.filter(run__in=failed).delete()
-
-
-def _delete_replaced_runs(run: ContributionRun) -> None:
-    """Running again for the same as-of replaces that date's run."""
-    replaced = ContributionRun.objects.filter(
-        as_of=run.as_of, is_current=False, status=ContributionRun.Status.SUCCEEDED
-    ).exclude(pk=run.pk)
-    pks = list(replaced.values_list("pk", flat=True))
-    if pks:
-        CustomerContribution.objects.filter(run_id__in=pks).delete()
-        ContributionRun.objects.filter(pk__in=pks).delete()
+    replaced = ContributionRun.objects.filter(status=ContributionRun.Status.REPLACED)
+    CustomerContribution.objects.filter(run__in=replaced).delete()
+    replaced.delete()
