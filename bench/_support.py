@@ -98,3 +98,38 @@ def gunicorn_running(argv: list, *, env: dict, log_path: Path, ready, error_mark
         log.close()
         if any(mark in text for mark in error_marks):
             print(f"\ngunicorn's log has errors; its end:\n{text[-3000:]}")
+
+
+def child_env(url: str) -> dict:
+    """The environment of manage.py children, as throwaway_database gives it."""
+    return {**os.environ, "DATABASE_URL": url, "DEBUG": "1", "KAM_NO_DOTENV": "1",
+            "CELERY_BROKER_URL": ""}  # fmt: skip
+
+
+@contextmanager
+def database(args):
+    """A fresh migrated database, dropped afterwards (throwaway_database) unless --keep;
+    with --reuse the kept one, as it is."""
+    url = args.database_url
+    name = urlparse(url).path.lstrip("/")
+    admin_url = url.rsplit("/", 1)[0] + "/postgres"
+    if args.reuse:
+        with psycopg.connect(admin_url) as admin:
+            if not admin.execute(
+                "SELECT 1 FROM pg_database WHERE datname = %s", (name,)
+            ).fetchone():
+                sys.exit(f"--reuse: no database {name}; run once with --keep first")
+        env = child_env(url)
+        manage(env, "migrate", "--noinput", "-v0")  # the code may have moved on since
+        yield env
+    elif args.keep:
+        with psycopg.connect(admin_url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            admin.execute(f'CREATE DATABASE "{name}"')
+        env = child_env(url)
+        manage(env, "migrate", "--noinput", "-v0")
+        yield env
+        print(f"\nkept the database {name}: measure again with --reuse")
+    else:
+        with throwaway_database(url) as env:
+            yield env

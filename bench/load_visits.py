@@ -69,8 +69,8 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import psycopg
-from _support import ROOT, gunicorn_running, manage, throwaway_database
-from pages import child_env, free_port, percentile
+from _support import ROOT, child_env, gunicorn_running, manage, throwaway_database
+from pages import free_port, percentile
 
 GOAL_P95_MS = 500
 SEED = 20261125

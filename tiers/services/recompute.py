@@ -194,30 +194,34 @@ def _sales_window(as_of: date, window_days: int) -> pd.DataFrame:
     """One scan of the window: the figures of SPEC §3 per customer, in integer cents."""
     start = as_of - timedelta(days=window_days)
     table = _q(SalesLine._meta.db_table)
-    positive = "CASE WHEN revenue > 0 THEN {} ELSE 0 END"
+    first = "MIN(CASE WHEN revenue > 0 THEN order_date END)"
+    last = "MAX(CASE WHEN revenue > 0 THEN order_date END)"
+    if connection.vendor == "postgresql":
+        # Sums of bigint are numeric in PostgreSQL; as bigint they arrive as plain ints.
+        total = "SUM({})::bigint"
+        several = f"date_trunc('month', {first}) <> date_trunc('month', {last})"
+    else:
+        total = "SUM({})"
+        several = f"strftime('%%Y-%%m', {first}) <> strftime('%%Y-%%m', {last})"
     sql = (
-        f"SELECT customer_id, SUM(revenue), SUM(revenue - cost), "
-        f"SUM({positive.format('revenue')}), "
-        f"SUM(CASE WHEN revenue < 0 THEN -revenue ELSE 0 END), "
-        f"SUM({positive.format('discount')}), "
-        # First and last buying day: bought in one calendar month or more (see _compute).
-        f"MIN(CASE WHEN revenue > 0 THEN order_date END), "
-        f"MAX(CASE WHEN revenue > 0 THEN order_date END) "
+        f"SELECT customer_id, {total.format('revenue')}, {total.format('revenue - cost')}, "
+        f"{total.format('CASE WHEN revenue < 0 THEN -revenue ELSE 0 END')}, "
+        f"{total.format('CASE WHEN revenue > 0 THEN discount ELSE 0 END')}, "
+        # Bought in two calendar months or more (see _compute); NULL: never bought.
+        f"{several} "
         f"FROM {table} WHERE order_date > %s AND order_date <= %s GROUP BY customer_id"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, [start, as_of])
         rows = cursor.fetchall()
-    columns = [
-        "customer_id", "revenue", "gross_profit", "pos_revenue", "returns", "pos_discount",
-        "several_months",
-    ]  # fmt: skip
-    records = [
-        (*(int(v) for v in row[:6]), row[6] is not None and str(row[6])[:7] != str(row[7])[:7])
-        for row in rows
-    ]
-    frame = pd.DataFrame.from_records(records, columns=columns)
-    return frame.set_index("customer_id")
+    columns = ["customer_id", "revenue", "gross_profit", "returns", "pos_discount", "several"]
+    frame = pd.DataFrame.from_records(rows, columns=columns).set_index("customer_id")
+    for column in ("revenue", "gross_profit", "returns", "pos_discount"):
+        frame[column] = frame[column].astype("int64")
+    # Σ revenue of lines > 0 = Σ revenue + Σ |revenue| of returns: one sum less to compute.
+    frame["pos_revenue"] = frame["revenue"] + frame["returns"]
+    frame["several_months"] = frame.pop("several") == 1  # True (or 1 in SQLite); NULL: False
+    return frame
 
 
 def _order_months(as_of: date, policy: Policy, candidates: pd.Index) -> dict:
@@ -317,7 +321,7 @@ def _write_rows(run: ContributionRun, frame: pd.DataFrame) -> None:
     columns = ", ".join(_q(c) for c in out.columns)
     with transaction.atomic(), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            text = out.to_csv(index=False, header=False, float_format="%.6f")
+            text = _csv_text(out)
             # Unquoted empty fields are NULL in CSV; these text columns mean "" instead.
             not_null = ", ".join(_q(c) for c in ("previous_tier", "exclusion_rules", "override"))
             with cursor.copy(
@@ -334,6 +338,29 @@ def _write_rows(run: ContributionRun, frame: pd.DataFrame) -> None:
                 f"INSERT INTO {table} ({columns}) VALUES ({marks})",
                 list(records.itertuples(index=False, name=None)),
             )
+
+
+def _csv_text(out: pd.DataFrame) -> str:
+    """The rows as COPY's CSV, a column at a time (pandas' to_csv formats cell by cell and
+    took most of the write): integers as they are, floats as %.6f, NaN and NA as an empty
+    field, text quoted when it holds a comma, a quote or a line break."""
+    cells = []
+    for name in out.columns:
+        column = out[name]
+        values = column.to_numpy()
+        if isinstance(column.dtype, pd.Int64Dtype):  # before "i": its kind is "i" too
+            cells.append(["" if v is pd.NA else str(v) for v in column.tolist()])
+        elif column.dtype.kind == "f":
+            cells.append(["" if v != v else f"{v:.6f}" for v in values])
+        elif column.dtype.kind in "iub":
+            cells.append(column.astype(str).tolist())
+        else:
+            texts = column.astype(object).where(column.notna(), "").astype(str)
+            quote = texts.str.contains('[,"\n\r]', regex=True)
+            if quote.any():
+                texts[quote] = '"' + texts[quote].str.replace('"', '""') + '"'
+            cells.append(texts.tolist())
+    return "".join(",".join(row) + "\n" for row in zip(*cells, strict=True))
 
 
 def _publish(run: ContributionRun, frame, totals, *, duration_ms: int) -> None:

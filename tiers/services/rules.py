@@ -8,6 +8,7 @@ comparisons are exact (integers and fractions); the floats in reasons are for di
 from dataclasses import dataclass
 from fractions import Fraction
 
+import numpy as np
 import pandas as pd
 
 RULE_ONE_OFF = "one_off"
@@ -58,84 +59,141 @@ def decide_tiers(
         "computed_tier", "excluded", "exclusion_rules", "reasons",
         "discount_rate", "return_rate", "avg_days_late",
     ]  # fmt: skip
-    # Non-candidates keep their profit tier with nothing measured; only candidates are looped.
+    # Non-candidates keep their profit tier with nothing measured.
     result = pd.DataFrame(index=customers.index, columns=columns, dtype=object)
     result["computed_tier"] = customers["profit_tier"]
     result["excluded"] = False
     result["exclusion_rules"] = ""
     result["reasons"] = [[] for _ in range(len(customers))]
     result[["discount_rate", "return_rate", "avg_days_late"]] = None
-    candidates = customers[
-        customers["profit_tier"].isin(["A", "B"]) | (customers["revenue_tier"] == "A")
-    ]
-    decided = [
-        _decide_one(row, company_revenue, company_profit, policy)
-        for row in candidates.itertuples(index=False)
-    ]
-    if decided:
-        result.loc[candidates.index, columns] = pd.DataFrame(
-            decided, index=candidates.index, columns=columns, dtype=object
-        )
+    is_candidate = customers["profit_tier"].isin(["A", "B"]) | (customers["revenue_tier"] == "A")
+    candidates = customers[is_candidate]
+    if len(candidates):
+        decided = _decide_candidates(candidates, company_revenue, company_profit, policy)
+        result.loc[candidates.index, columns] = decided[columns]
     return result
 
 
-def _decide_one(row, company_revenue: int, company_profit: int, policy: Policy):
-    if not is_candidate(row.profit_tier, row.revenue_tier):
-        return row.profit_tier, False, "", [], None, None, None
-    reasons = []
-    pos_revenue, pos_discount, returns = (
-        int(row.pos_revenue),
-        int(row.pos_discount),
-        int(row.returns),
+def _exact(column: pd.Series) -> np.ndarray:
+    """Python ints in an object array: products of cents never overflow, and a comparison
+    is exact however large the figures (numpy loops over them in C, not a Python loop)."""
+    return np.array([int(v) for v in column.to_numpy()], dtype=object)
+
+
+def _decide_candidates(rows: pd.DataFrame, company_revenue: int, company_profit: int, policy):
+    """Each rule as one comparison over all candidates (exact, as in SPEC §3), then the
+    reasons built only for the customers a rule fired for."""
+    n = len(rows)
+    revenue, profit = _exact(rows["revenue"]), _exact(rows["gross_profit"])
+    pos_revenue, pos_discount = _exact(rows["pos_revenue"]), _exact(rows["pos_discount"])
+    returns = _exact(rows["returns"])
+    late_amount, late_weighted = _exact(rows["late_amount"]), _exact(rows["late_weighted"])
+    months = rows["order_months"].to_numpy(dtype=object)
+    measured = np.array([m is not None and not pd.isna(m) for m in months], dtype=bool)
+    months_int = np.array(
+        [int(m) if ok else 0 for m, ok in zip(months, measured, strict=True)], dtype=object
     )
-    late_amount, late_weighted = int(row.late_amount), int(row.late_weighted)
+    revenue_a = (rows["revenue_tier"] == "A").to_numpy()
 
-    months = row.order_months
-    if months is not None and not pd.isna(months) and int(months) <= policy.one_off_max_months:
-        reasons.append(
-            _reason(RULE_ONE_OFF, "order_months", int(months), policy.one_off_max_months,
-                    policy.one_off_cap, lookback_days=policy.one_off_lookback_days)
-        )  # fmt: skip
+    one_off = measured & (months_int <= policy.one_off_max_months).astype(bool)
 
-    revenue, profit = int(row.revenue), int(row.gross_profit)
-    if row.revenue_tier == "A" and revenue > 0 and company_revenue > 0:
-        # margin < ratio × company margin, i.e. gp/rev < r × GP/REV, without division.
+    low_margin = np.zeros(n, dtype=bool)
+    if company_revenue > 0:
         r = policy.low_margin_ratio
-        if profit * company_revenue * r.denominator < r.numerator * company_profit * revenue:
-            reasons.append(
-                _reason(RULE_LOW_MARGIN, "margin", profit / revenue,
-                        float(r) * company_profit / company_revenue, policy.low_margin_cap,
-                        company_margin=company_profit / company_revenue)
-            )  # fmt: skip
+        # margin < ratio × company margin, i.e. gp/rev < r × GP/REV, without division.
+        low_margin = (
+            revenue_a
+            & (revenue > 0).astype(bool)
+            & (
+                profit * (company_revenue * r.denominator)
+                < (r.numerator * company_profit) * revenue
+            ).astype(bool)
+        )
 
-    discount_rate = return_rate = avg_days_late = None
-    if pos_revenue + pos_discount > 0:
-        discount_rate = pos_discount / (pos_revenue + pos_discount)
-        t = policy.squeezer_discount_rate
-        if pos_discount * t.denominator >= t.numerator * (pos_revenue + pos_discount):
-            reasons.append(
-                _reason(
-                    RULE_SQUEEZER, "discount_rate", discount_rate, float(t), policy.squeezer_cap
-                )
-            )
-    if pos_revenue > 0:
-        return_rate = returns / pos_revenue
-        t = policy.squeezer_return_rate
-        if returns * t.denominator >= t.numerator * pos_revenue:
-            reasons.append(
-                _reason(RULE_SQUEEZER, "return_rate", return_rate, float(t), policy.squeezer_cap)
-            )
-    if late_amount > 0:
-        avg_days_late = late_weighted / late_amount
-        if late_weighted >= policy.squeezer_days_late * late_amount:
-            reasons.append(
-                _reason(RULE_SQUEEZER, "avg_days_late", avg_days_late, policy.squeezer_days_late,
-                        policy.squeezer_cap)
-            )  # fmt: skip
+    base = pos_revenue + pos_discount
+    has_base = (base > 0).astype(bool)
+    t = policy.squeezer_discount_rate
+    discounting = has_base & (pos_discount * t.denominator >= t.numerator * base).astype(bool)
+    has_pos = (pos_revenue > 0).astype(bool)
+    t = policy.squeezer_return_rate
+    returning = has_pos & (returns * t.denominator >= t.numerator * pos_revenue).astype(bool)
+    has_late = (late_amount > 0).astype(bool)
+    paying_late = has_late & (late_weighted >= policy.squeezer_days_late * late_amount).astype(bool)
 
-    tier = lowest(row.profit_tier, *(reason["cap"] for reason in reasons))
-    fired = sorted({reason["rule"] for reason in reasons}, key=_RULE_ORDER.index)
-    return tier, bool(reasons), ";".join(fired), reasons, discount_rate, return_rate, avg_days_late
+    # Measurements as Python floats from exact integer division (None where undefined).
+    discount_rate = np.full(n, None, dtype=object)
+    discount_rate[has_base] = pos_discount[has_base] / base[has_base]
+    return_rate = np.full(n, None, dtype=object)
+    return_rate[has_pos] = returns[has_pos] / pos_revenue[has_pos]
+    avg_days_late = np.full(n, None, dtype=object)
+    avg_days_late[has_late] = late_weighted[has_late] / late_amount[has_late]
+
+    profit_tier = rows["profit_tier"].to_numpy(dtype=object)
+    tier = profit_tier.copy()
+    fired_any = one_off | low_margin | discounting | returning | paying_late
+    squeezer = discounting | returning | paying_late
+    reasons = [[] for _ in range(n)]
+    rules = np.full(n, "", dtype=object)
+    company_margin = company_profit / company_revenue if company_revenue > 0 else None
+    margin_threshold = (
+        float(policy.low_margin_ratio) * company_profit / company_revenue
+        if company_revenue > 0
+        else None
+    )
+    for i in np.flatnonzero(fired_any):
+        found, caps = reasons[i], [profit_tier[i]]
+        if one_off[i]:
+            found.append(
+                _reason(RULE_ONE_OFF, "order_months", months_int[i], policy.one_off_max_months,
+                        policy.one_off_cap, lookback_days=policy.one_off_lookback_days)
+            )  # fmt: skip
+            caps.append(policy.one_off_cap)
+        if low_margin[i]:
+            found.append(
+                _reason(RULE_LOW_MARGIN, "margin", profit[i] / revenue[i], margin_threshold,
+                        policy.low_margin_cap, company_margin=company_margin)
+            )  # fmt: skip
+            caps.append(policy.low_margin_cap)
+        if discounting[i]:
+            found.append(
+                _reason(RULE_SQUEEZER, "discount_rate", discount_rate[i],
+                        float(policy.squeezer_discount_rate), policy.squeezer_cap)
+            )  # fmt: skip
+        if returning[i]:
+            found.append(
+                _reason(RULE_SQUEEZER, "return_rate", return_rate[i],
+                        float(policy.squeezer_return_rate), policy.squeezer_cap)
+            )  # fmt: skip
+        if paying_late[i]:
+            found.append(
+                _reason(RULE_SQUEEZER, "avg_days_late", avg_days_late[i],
+                        policy.squeezer_days_late, policy.squeezer_cap)
+            )  # fmt: skip
+        if squeezer[i]:
+            caps.append(policy.squeezer_cap)
+        tier[i] = lowest(*caps)
+        rules[i] = ";".join(
+            rule
+            for rule, fired in (
+                (RULE_ONE_OFF, one_off[i]),
+                (RULE_LOW_MARGIN, low_margin[i]),
+                (RULE_SQUEEZER, squeezer[i]),
+            )
+            if fired
+        )
+    return pd.DataFrame(
+        {
+            "computed_tier": tier,
+            "excluded": fired_any.astype(object),
+            "exclusion_rules": rules,
+            "reasons": reasons,
+            "discount_rate": discount_rate,
+            "return_rate": return_rate,
+            "avg_days_late": avg_days_late,
+        },
+        index=rows.index,
+        dtype=object,
+    )
 
 
 _RULE_ORDER = [RULE_ONE_OFF, RULE_LOW_MARGIN, RULE_SQUEEZER]
