@@ -140,7 +140,9 @@ def scoped_related(queryset_for_user, **kwargs):
 
         def to_internal_value(self, data):
             # Fetched through the caller's scope: the services need not ask it again.
-            return mark_seen_by(super().to_internal_value(data), self.context["request"].user)
+            found = super().to_internal_value(data)
+            request = self.context.get("request")
+            return mark_seen_by(found, request.user) if request is not None else found
 
     return ScopedPrimaryKeyRelatedField(**kwargs)
 

@@ -216,15 +216,6 @@ class ContactIdsField(serializers.ListField):
         return [obj.pk for obj in value.all()]
 
 
-def _known_contacts(visit, ids) -> None:
-    """A visit just logged has exactly these contacts: the answer lists them without reading
-    them back (the same cache `prefetch_related("contacts")` fills)."""
-    known = visit.contacts.all()
-    known._result_cache = [Contact(pk=pk) for pk in dict.fromkeys(ids)]
-    known._prefetch_done = True
-    visit._prefetched_objects_cache = {"contacts": known}
-
-
 class VisitSerializer(ModelSerializer):
     customer = scoped_related(customer_list_visible_to)
     contacts = ContactIdsField(required=False)
@@ -293,7 +284,6 @@ class VisitViewSet(EditableViewSet):
     def perform_create(self, serializer):
         data = dict(serializer.validated_data)
         serializer.instance = visit_log(user=self.request.user, **data)
-        _known_contacts(serializer.instance, data.get("contacts", ()))
 
     def perform_update(self, serializer):
         visit = serializer.instance

@@ -109,7 +109,8 @@ def contact_save(*, user, contact: Contact, expected_version: int | None = None)
 
 
 def _check_contacts(customer: Customer, contacts, *, seen_by=None) -> list:
-    """The contacts (objects or ids) if all belong to `customer`, else a ValidationError.
+    """The contacts (given as objects or ids) as loaded objects in the model's order, if all
+    belong to `customer`; else a ValidationError.
 
     With `seen_by`, the account must also be in that user's sight (PermissionDenied): the
     same query checks both, so logging a visit with contacts costs one query for the two
@@ -126,13 +127,23 @@ def _check_contacts(customer: Customer, contacts, *, seen_by=None) -> list:
     found = Contact.objects.filter(pk__in=ids, buying_unit__customer_id=customer.pk)
     if seen_by is not None:
         found = found.filter(customer_scope_q(seen_by, "buying_unit__customer__"))
-    if set(found.values_list("pk", flat=True)) != ids:
+    found = list(found)  # in the model's order, as visit.contacts.all() lists them
+    if {c.pk for c in found} != ids:
         if seen_by is not None and not _sees_customer(seen_by, customer.pk):
             raise PermissionDenied
         raise ValidationError(
             {"contacts": _("Choose only contacts of %(customer)s.") % {"customer": customer.name}}
         )
-    return contacts
+    return found
+
+
+def _known_contacts(visit: Visit, contacts: list[Contact]) -> None:
+    """A visit just logged has exactly these contacts (loaded, in the model's order): its
+    `contacts.all()` answers from them, as after prefetch_related("contacts"), unread."""
+    known = visit.contacts.all()
+    known._result_cache = list(contacts)
+    known._prefetch_done = True
+    visit._prefetched_objects_cache = {"contacts": known}
 
 
 def _check_visit_dates(visit_date: date, next_follow_up: date | None) -> None:
@@ -186,6 +197,7 @@ def visit_log(
     visit.full_clean(exclude=["customer", "author"])
     visit.save()
     visit.contacts.add(*contacts)  # a new visit has none: no read of the current ones
+    _known_contacts(visit, contacts)
     if next_follow_up is not None:
         FollowUp.objects.create(
             customer=customer,

@@ -357,7 +357,7 @@ class ContributionViewSet(RoleScopedMixin, viewsets.ReadOnlyModelViewSet):
         scope = customer_scope_q(self.request.user, "customer__")
         # Only published runs' rows: readers never see a run that is computing or died.
         return CustomerContribution.objects.filter(
-            scope, run__status=ContributionRun.Status.SUCCEEDED
+            scope, run__status__in=ContributionRun.PUBLISHED
         ).select_related("customer")
 
     def filter_queryset(self, queryset):

@@ -81,6 +81,10 @@ class ContributionRun(models.Model):
         # starts, so a reader that picked it as current a moment earlier still reads them.
         REPLACED = "replaced", _("Replaced")
 
+    # Runs whose rows readers may read: the published ones, and one replaced by a same-date
+    # run until the next run deletes it (a page that picked it a moment before finishes).
+    PUBLISHED = (Status.SUCCEEDED, Status.REPLACED)
+
     as_of = models.DateField(_("as of"))
     policy = models.ForeignKey(TierPolicy, verbose_name=_("policy"), on_delete=models.PROTECT)
     status = models.CharField(_("status"), max_length=10, choices=Status, default=Status.RUNNING)

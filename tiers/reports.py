@@ -72,7 +72,7 @@ class ContributionReportFilter(django_filters.FilterSet):
 
 def report_queryset(*, customers, run, data):
     """The rows of `run` for the visible `customers`, filtered by `data` (a QueryDict)."""
-    runs = ContributionRun.objects.filter(status=ContributionRun.Status.SUCCEEDED).order_by(
+    runs = ContributionRun.objects.filter(status__in=ContributionRun.PUBLISHED).order_by(
         "-as_of", "-id"
     )
     data = data.copy()

@@ -10,9 +10,12 @@ import pytest
 from django.conf import settings
 from django.core.management import CommandError, call_command
 from django.db import connection
+from django.http import QueryDict
 
+from accounts.models import Customer
 from tests.factories import CustomerFactory, ReceivableFactory, SalesLineFactory
 from tiers.models import ContributionRun, CustomerContribution, TierOverride
+from tiers.reports import report_queryset
 from tiers.services.export import COLUMNS
 from tiers.services.overrides import tier_override_create, tier_override_revoke
 from tiers.services.recompute import RUN_LOCK_KEY, RunInProgress, contribution_recompute
@@ -103,6 +106,10 @@ def test_running_again_for_the_same_date_replaces_that_run(book):
     replaced = ContributionRun.objects.get(pk=first)
     assert (replaced.status, replaced.is_current) == (ContributionRun.Status.REPLACED, False)
     assert CustomerContribution.objects.filter(run_id=first).count() == 3
+    _f, rows, chosen = report_queryset(
+        customers=Customer.objects.all(), run=replaced, data=QueryDict()
+    )
+    assert chosen == replaced and rows.count() == 3  # the report page still shows it
     assert (
         ContributionRun.objects.filter(as_of=D1, status=ContributionRun.Status.SUCCEEDED).get().pk
         == second
