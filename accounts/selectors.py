@@ -52,8 +52,13 @@ def customer_scope_q(user, path: str = "") -> Q:
         return Q(pk__in=[])
     if sees_all_accounts(user):
         return Q()
+    team = Customer.account_team.through.objects
+    if Role.MANAGER not in user_roles(user):
+        # A rep: their own id, no subquery of people (the commonest caller, kept cheap).
+        on_team = team.filter(user_id=user.pk).values("customer_id")
+        return Q(**{f"{path}owner_id": user.pk}) | Q(**{f"{path}id__in": on_team})
     people = _scope_people(user)
-    on_team = Customer.account_team.through.objects.filter(user_id__in=people).values("customer_id")
+    on_team = team.filter(user_id__in=people).values("customer_id")
     return Q(**{f"{path}owner_id__in": people}) | Q(**{f"{path}id__in": on_team})
 
 
