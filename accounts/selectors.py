@@ -21,14 +21,6 @@ from kam.roles import Role, get_object_in_scope_or_404, sees_all_accounts, user_
 User = get_user_model()
 
 
-def _scope_people(user):
-    """The users whose accounts `user` sees: themselves, and for a manager their teams' members."""
-    people = User.objects.filter(pk=user.pk)
-    if Role.MANAGER in user_roles(user):
-        people = User.objects.filter(Q(pk=user.pk) | Q(sales_teams__manager=user))
-    return people.values("pk")
-
-
 def people_managed_by(user, *, include_inactive: bool = False) -> QuerySet:
     """Users whose accounts `user` may hand over: an admin's everyone, a manager's team members
     (with `include_inactive`, also those who have already left)."""
@@ -57,7 +49,8 @@ def customer_scope_q(user, path: str = "") -> Q:
         # A rep: their own id, no subquery of people (the commonest caller, kept cheap).
         on_team = team.filter(user_id=user.pk).values("customer_id")
         return Q(**{f"{path}owner_id": user.pk}) | Q(**{f"{path}id__in": on_team})
-    people = _scope_people(user)
+    # A manager: themselves and their teams' members.
+    people = User.objects.filter(Q(pk=user.pk) | Q(sales_teams__manager=user)).values("pk")
     on_team = team.filter(user_id__in=people).values("customer_id")
     return Q(**{f"{path}owner_id__in": people}) | Q(**{f"{path}id__in": on_team})
 
