@@ -1,0 +1,237 @@
+"""The foreign keys checked once per statement (kam/foreign_keys.py) refuse what a native
+foreign key refuses, in the database itself: rows written past the ORM, on SQLite and on
+PostgreSQL, and (PostgreSQL) a delete racing an insert."""
+
+import datetime
+import threading
+from decimal import Decimal
+
+import psycopg
+import pytest
+from django.db import IntegrityError, connection, transaction
+
+from accounts.models import Customer, Receivable, SalesLine
+from tests.factories import CustomerFactory, ReceivableFactory, SalesLineFactory
+from tiers.models import ContributionRun, CustomerContribution
+from tiers.services.policy import policy_current
+
+pytestmark = pytest.mark.django_db
+
+MISSING = 987_654_321
+
+
+def _run() -> ContributionRun:
+    return ContributionRun.objects.create(
+        as_of=datetime.date(2026, 6, 30), policy=policy_current(),
+        started_at=datetime.datetime(2026, 6, 30, 2, tzinfo=datetime.UTC),
+    )  # fmt: skip
+
+
+def _contribution(**keys) -> CustomerContribution:
+    values = {
+        "revenue": 0,
+        "gross_profit": 0,
+        "revenue_share": 0,
+        "profit_share": 0,
+        "revenue_tier": "C",
+        "profit_tier": "C",
+        "computed_tier": "C",
+        "tier": "C",
+    }
+    return CustomerContribution(**values, **keys)
+
+
+def _line(n: int, customer_id: int) -> SalesLine:
+    return SalesLine(customer_id=customer_id, order_ref=f"SO-FK-{n}", order_date=datetime.date(
+        2026, 6, 1), revenue=Decimal("10.00"), cost=Decimal("5.00"))  # fmt: skip
+
+
+def _receivable(n: int, customer_id: int) -> Receivable:
+    day = datetime.date(2026, 6, 1)
+    return Receivable(customer_id=customer_id, invoice_ref=f"INV-FK-{n}", invoice_date=day,
+                      due_date=day, amount=Decimal("10.00"))  # fmt: skip
+
+
+# (table, column, referenced table, make(n, key) -> an unsaved row with that key, and the
+# key of an existing referenced row)
+KEYS = {
+    "sales line → customer": (
+        "accounts_salesline", "customer_id", "accounts_customer",
+        _line, lambda: CustomerFactory().pk,
+    ),
+    "receivable → customer": (
+        "accounts_receivable", "customer_id", "accounts_customer",
+        _receivable, lambda: CustomerFactory().pk,
+    ),
+    "contribution → customer": (
+        "tiers_customercontribution", "customer_id", "accounts_customer",
+        lambda n, key: _contribution(run=_run(), customer_id=key), lambda: CustomerFactory().pk,
+    ),
+    "contribution → run": (
+        "tiers_customercontribution", "run_id", "tiers_contributionrun",
+        lambda n, key: _contribution(run_id=key, customer=CustomerFactory()), lambda: _run().pk,
+    ),
+}  # fmt: skip
+
+
+def _refused(table: str, column: str, key: int):
+    """The error a native key gives: IntegrityError, naming the table (and, on PostgreSQL,
+    the key's value as its own DETAIL does)."""
+    if connection.vendor == "postgresql":
+        match = f'(?s)"{table}" violates foreign key.*Key \\({column}\\)=\\({key}\\)'
+    else:
+        match = f"FOREIGN KEY constraint failed: {table}.{column}"
+    return pytest.raises(IntegrityError, match=match)
+
+
+@pytest.mark.parametrize("name", KEYS)
+def test_a_row_naming_a_missing_key_is_refused_and_nothing_is_written(name):
+    table, column, _referenced, make, existing = KEYS[name]
+    model = make(0, existing())
+    before = type(model).objects.count()
+    with _refused(table, column, MISSING), transaction.atomic():
+        make(1, MISSING).save()
+    # One bad row among good ones: the whole statement is refused.
+    good = existing()
+    with _refused(table, column, MISSING), transaction.atomic():
+        type(model).objects.bulk_create([make(2, good), make(3, MISSING), make(4, good)])
+    assert type(model).objects.count() == before
+    make(5, good).save()  # and a good one is taken
+    assert type(model).objects.count() == before + 1
+
+
+@pytest.mark.parametrize("name", KEYS)
+def test_changing_a_key_to_a_missing_one_is_refused(name):
+    table, column, _referenced, make, existing = KEYS[name]
+    row = make(0, existing())
+    row.save()
+    with _refused(table, column, MISSING), transaction.atomic():
+        type(row).objects.filter(pk=row.pk).update(**{column: MISSING})
+    row.refresh_from_db()
+    assert getattr(row, column) != MISSING
+
+
+@pytest.mark.parametrize("name", KEYS)
+def test_deleting_a_referenced_row_past_the_orm_is_refused(name):
+    table, column, referenced, make, existing = KEYS[name]
+    key, spare = existing(), existing()
+    row = make(0, key)
+    row.save()
+    q = connection.ops.quote_name
+    if connection.vendor == "postgresql":
+        match = f'(?s)"{referenced}" violates .*Key \\(id\\)=\\({key}\\) is still referenced'
+    else:
+        match = f"FOREIGN KEY constraint failed: {table}.{column}"
+    with (
+        pytest.raises(IntegrityError, match=match),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        # One statement over a referenced and an unreferenced row: refused as a whole.
+        cursor.execute(f"DELETE FROM {q(referenced)} WHERE id IN (%s, %s)", [key, spare])
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT COUNT(*) FROM {q(referenced)} WHERE id IN (%s, %s)", [key, spare])
+        assert cursor.fetchone()[0] == 2
+        cursor.execute(f"DELETE FROM {q(table)} WHERE id = %s", [row.pk])
+        cursor.execute(f"DELETE FROM {q(referenced)} WHERE id IN (%s, %s)", [key, spare])
+        cursor.execute(f"SELECT COUNT(*) FROM {q(referenced)} WHERE id IN (%s, %s)", [key, spare])
+        assert cursor.fetchone()[0] == 0
+
+
+def test_changing_a_referenced_customers_id_is_refused():
+    line = SalesLineFactory()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Customer.objects.filter(pk=line.customer_id).update(id=MISSING)
+    assert Customer.objects.filter(pk=line.customer_id).exists()
+
+
+def test_the_orm_still_protects_and_cascades():
+    from django.db.models import ProtectedError
+
+    line = SalesLineFactory()
+    with pytest.raises(ProtectedError):
+        line.customer.delete()
+    run = _run()
+    customer = CustomerFactory()
+    _contribution(run=run, customer=customer).save()
+    run.delete()  # on_delete=CASCADE: Django deletes the run's rows first
+    assert not CustomerContribution.objects.filter(customer=customer).exists()
+    ReceivableFactory(customer=customer)
+    with pytest.raises(ProtectedError):
+        customer.delete()
+
+
+# -- PostgreSQL: a delete racing an insert -------------------------------------------------
+
+postgresql_only = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="row locks between two sessions: PostgreSQL's"
+)
+
+
+def _session():
+    params = connection.get_connection_params()
+    return psycopg.connect(
+        dbname=params["dbname"], host=params.get("host"), port=params.get("port"),
+        user=params.get("user"),
+    )  # fmt: skip
+
+
+@postgresql_only
+@pytest.mark.django_db(transaction=True)
+def test_a_delete_waits_for_an_open_insert_then_is_refused():
+    customer = CustomerFactory()
+    inserting, deleting = _session(), _session()
+    try:
+        inserting.execute(
+            "INSERT INTO accounts_salesline (customer_id, order_ref, line_no, order_date, "
+            "product_code, quantity, revenue, cost, discount) "
+            "VALUES (%s, 'SO-RACE', 1, '2026-06-01', '', 1, 100, 50, 0)",
+            [customer.pk],
+        )  # not committed: the customer is locked FOR KEY SHARE, as by a native key
+        deleting.execute("SET lock_timeout = '300ms'")
+        with pytest.raises(psycopg.errors.LockNotAvailable):
+            deleting.execute("DELETE FROM accounts_customer WHERE id = %s", [customer.pk])
+        deleting.rollback()
+        inserting.commit()
+        with pytest.raises(psycopg.errors.ForeignKeyViolation, match="still referenced"):
+            deleting.execute("DELETE FROM accounts_customer WHERE id = %s", [customer.pk])
+    finally:
+        inserting.close()
+        deleting.close()
+    assert SalesLine.objects.filter(customer=customer).count() == 1
+
+
+@postgresql_only
+@pytest.mark.django_db(transaction=True)
+def test_an_insert_waits_for_an_open_delete_then_is_refused():
+    customer = CustomerFactory()
+    deleting, inserting = _session(), _session()
+    outcome = {}
+
+    def insert():
+        try:
+            inserting.execute(
+                "INSERT INTO accounts_salesline (customer_id, order_ref, line_no, order_date, "
+                "product_code, quantity, revenue, cost, discount) "
+                "VALUES (%s, 'SO-RACE', 1, '2026-06-01', '', 1, 100, 50, 0)",
+                [customer.pk],
+            )
+            inserting.commit()
+            outcome["result"] = "inserted"
+        except psycopg.Error as error:
+            outcome["result"] = error
+
+    try:
+        deleting.execute("DELETE FROM accounts_customer WHERE id = %s", [customer.pk])
+        thread = threading.Thread(target=insert)
+        thread.start()
+        thread.join(0.5)
+        assert thread.is_alive(), "the insert should wait for the delete's transaction"
+        deleting.commit()
+        thread.join(10)
+    finally:
+        deleting.close()
+        inserting.close()
+    assert isinstance(outcome["result"], psycopg.errors.ForeignKeyViolation), outcome
+    assert "is not present" in str(outcome["result"].diag.message_detail)
+    assert not SalesLine.objects.exists()
