@@ -442,6 +442,9 @@ def test_file_neither_utf8_nor_gb18030_is_rejected_without_replacement_character
         ("2026-02-30", "no such date"),
         ("2026-02-29", "no such date"),  # 2026 is not a leap year
         ("2026-04-31", "no such date"),
+        ("2026-06-31", "no such date"),
+        ("2026-11-31", "no such date"),
+        ("1900-02-29", "no such date"),  # 1900 is not a leap year either
         ("2026/01/05", "not a date in the form YYYY-MM-DD"),
         ("05.01.2026", "not a date in the form YYYY-MM-DD"),
     ],
@@ -451,6 +454,34 @@ def test_bad_date_is_rejected(tmp_path, book, value, message):
     path = write_csv(tmp_path, "sales.csv", [SALES_HEADER, *GOOD_SALES, bad])
     report = import_rejected("sales", path)
     assert report.problems == [f"sales.csv:4:order_date: {message} ({value})"]
+
+
+def test_the_fast_date_pattern_accepts_exactly_the_real_dates_but_february_29():
+    """Dates the pattern passes are staged as text for PostgreSQL to read; any it refuses
+    take the careful path. So it must never pass a date that does not exist."""
+    import re
+
+    from accounts.importing.schemas import FAST_DATE
+
+    pattern = re.compile(FAST_DATE)
+    for year in (1900, 1999, 2000, 2024, 2026):
+        for month in range(0, 14):
+            for day in range(0, 33):
+                text = f"{year}-{month:02d}-{day:02d}"
+                try:
+                    real = datetime.date(year, month, day) is not None
+                except ValueError:
+                    real = False
+                expected = real and (month, day) != (2, 29)
+                assert bool(pattern.fullmatch(text)) == expected, text
+
+
+def test_month_ends_and_a_leap_day_are_stored_as_those_dates(tmp_path, book):
+    days = ["2026-01-31", "2026-04-30", "2026-03-29", "2026-12-31", "2024-02-29", "2026-02-28"]
+    rows = [["R001", f"SO-END-{n}", "1", day, "10.00", "5.00"] for n, day in enumerate(days)]
+    import_accepted("sales", write_csv(tmp_path, "sales.csv", [SALES_HEADER, *rows]))
+    stored = SalesLine.objects.filter(order_ref__startswith="SO-END-").order_by("order_ref")
+    assert [line.order_date.isoformat() for line in stored] == days
 
 
 @pytest.mark.parametrize(
