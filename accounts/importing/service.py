@@ -182,13 +182,17 @@ def _run(schema: Schema, table, report: ImportReport) -> None:
             stage.set_text_layout(
                 [index_of[n] if n in index_of else width + missing.index(n) for n in names],
                 [absent[name] for name in missing],
+                width,
             )
         for number, cells in table.rows:
-            if fast is not None and len(cells) == width and fast.match("\x1f".join(cells)):
-                # Every cell is already in its plainest valid form: stage the text as it is.
-                report.rows_read += 1
-                stage.add_text(number, cells)
-                continue
+            if fast is not None and len(cells) == width:
+                joined = "\x1f".join(cells)
+                if fast.match(joined):
+                    # Every cell is already in its plainest valid form: stage the text as
+                    # it is.
+                    report.rows_read += 1
+                    stage.add_text(number, cells, joined)
+                    continue
             if not any(cell.strip() for cell in cells):
                 continue  # a blank line between rows is not data
             report.rows_read += 1
@@ -310,16 +314,22 @@ class _Stage:
             self.copy = self._copy_context.__enter__()
         return self
 
-    def set_text_layout(self, positions: list[int], absent_defaults: list) -> None:
+    def set_text_layout(self, positions: list[int], absent_defaults: list, width: int) -> None:
         """Where each staged column comes from in a fast-path row: a position among the
         file's cells followed by the absent columns' defaults."""
         self.positions = positions
         self.tail = [_copy_text(v) for v in absent_defaults]
+        # The file has every column, in the stage's order: a row is its cells as they are.
+        self.as_is = positions == list(range(width)) and not self.tail
 
-    def add_text(self, number: int, cells: list[str]) -> None:
-        """A fast-path row, staged as the text it is (PostgreSQL only)."""
-        row = cells + self.tail
-        self.pending.append(f"{number}\t" + "\t".join([row[i] for i in self.positions]))
+    def add_text(self, number: int, cells: list[str], joined: str) -> None:
+        """A fast-path row, staged as the text it is (PostgreSQL only). `joined` is the
+        cells joined by \\x1f, which fast-path cells cannot hold, nor tabs."""
+        if self.as_is:
+            self.pending.append(f"{number}\t" + joined.replace("\x1f", "\t"))
+        else:
+            row = cells + self.tail
+            self.pending.append(f"{number}\t" + "\t".join([row[i] for i in self.positions]))
         if len(self.pending) >= CHUNK_ROWS:
             self.flush()
 
