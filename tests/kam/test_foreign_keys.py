@@ -111,6 +111,10 @@ def test_changing_a_key_to_a_missing_one_is_refused(name):
     assert getattr(row, column) != MISSING
 
 
+@pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="on SQLite only the ORM refuses it (on_delete); see kam/foreign_keys.py",
+)
 @pytest.mark.parametrize("name", KEYS)
 def test_deleting_a_referenced_row_past_the_orm_is_refused(name):
     table, column, referenced, make, existing = KEYS[name]
@@ -138,6 +142,7 @@ def test_deleting_a_referenced_row_past_the_orm_is_refused(name):
         assert cursor.fetchone()[0] == 0
 
 
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="as the test above")
 def test_changing_a_referenced_customers_id_is_refused():
     line = SalesLineFactory()
     with pytest.raises(IntegrityError), transaction.atomic():
@@ -235,3 +240,99 @@ def test_an_insert_waits_for_an_open_delete_then_is_refused():
     assert isinstance(outcome["result"], psycopg.errors.ForeignKeyViolation), outcome
     assert "is not present" in str(outcome["result"].diag.message_detail)
     assert not SalesLine.objects.exists()
+
+
+def test_every_key_the_models_leave_to_these_checks_has_them():
+    """A new `db_constraint=False` key without its CheckForeignKey migration (PostgreSQL)
+    or a check lost to a table rebuild (SQLite) fails here."""
+    from kam.foreign_keys import check_name, unconstrained_keys
+
+    keys = unconstrained_keys()
+    assert ("accounts_salesline", "customer_id", "accounts_customer", "id") in keys
+    assert len(keys) == 4
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal")
+        else:
+            cursor.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+        triggers = {name for (name,) in cursor.fetchall()}
+    for table, column, _referenced, _referenced_column in keys:
+        name = check_name(table, column)
+        expected = {f"{name}_insert", f"{name}_update"}
+        if connection.vendor == "postgresql":
+            expected |= {f"{name}_delete", f"{name}_key", f"{name}_truncate"}
+        assert expected <= triggers, name
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite rebuilds tables to alter them")
+@pytest.mark.django_db(transaction=True)
+def test_a_migrate_that_rebuilds_the_tables_keeps_the_checks():
+    """What a later migration altering a column does on SQLite: rebuild the table. A check
+    trigger of another table naming it would make that fail, so migrate drops them first
+    and makes them again after (the handlers connected in kam/apps.py)."""
+    from django.core.management.sql import emit_post_migrate_signal, emit_pre_migrate_signal
+
+    emit_pre_migrate_signal(verbosity=0, interactive=False, db="default")
+    with connection.schema_editor() as editor:
+        editor._remake_table(SalesLine)
+        editor._remake_table(Customer)
+    emit_post_migrate_signal(verbosity=0, interactive=False, db="default")
+    customer = CustomerFactory()
+    _line(1, customer.pk).save()
+    with _refused("accounts_salesline", "customer_id", MISSING), transaction.atomic():
+        _line(2, MISSING).save()
+    assert SalesLine.objects.count() == 1
+
+
+@postgresql_only
+@pytest.mark.django_db(transaction=True)
+def test_updating_other_columns_neither_checks_nor_locks_the_customer():
+    line = SalesLineFactory()
+    updating, locking = _session(), _session()
+    try:
+        updating.execute("UPDATE accounts_salesline SET revenue = revenue + 1")  # open
+        locking.execute("SET lock_timeout = '300ms'")
+        locking.execute("SELECT 1 FROM accounts_customer WHERE id = %s FOR UPDATE",
+                        [line.customer_id])  # fmt: skip
+        locking.rollback()  # (which undoes the SET too)
+        updating.rollback()
+        # Changing the key does lock the new customer, as a native key does.
+        other = CustomerFactory()
+        updating.execute("UPDATE accounts_salesline SET customer_id = %s", [other.pk])
+        locking.execute("SET lock_timeout = '300ms'")
+        with pytest.raises(psycopg.errors.LockNotAvailable):
+            locking.execute("SELECT 1 FROM accounts_customer WHERE id = %s FOR UPDATE",
+                            [other.pk])  # fmt: skip
+    finally:
+        updating.close()
+        locking.close()
+
+
+@postgresql_only
+@pytest.mark.django_db(transaction=True)
+def test_a_delete_under_repeatable_read_is_refused_rather_than_risk_an_orphan():
+    customer = CustomerFactory()
+    deleting = _session()
+    try:
+        deleting.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        with pytest.raises(psycopg.errors.FeatureNotSupported, match="READ COMMITTED"):
+            deleting.execute("DELETE FROM accounts_customer WHERE id = %s", [customer.pk])
+        deleting.rollback()
+        deleting.execute("DELETE FROM accounts_customer WHERE id = %s", [customer.pk])
+        deleting.commit()  # READ COMMITTED, nothing refers to it: deleted
+    finally:
+        deleting.close()
+    assert not Customer.objects.filter(pk=customer.pk).exists()
+
+
+@postgresql_only
+@pytest.mark.django_db(transaction=True)  # and its flush truncates every table: allowed
+def test_truncating_customers_with_sales_lines_is_refused():
+    SalesLineFactory()
+    with (
+        pytest.raises(IntegrityError, match="still referenced"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute("TRUNCATE accounts_customer CASCADE")
+    assert Customer.objects.exists()
