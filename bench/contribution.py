@@ -9,7 +9,8 @@ SQL: customers, sales lines over the two years ending at the as-of date (custome
 Pareto-skewed: a few buy most; 2 % of lines are returns; a few customers discount heavily
 or buy in one month only), and receivables for 30 % of orders (some paid late, some not
 yet). The tables keep exactly the indexes and constraints the migrations define: they are
-dropped for the load and recreated from their own definitions, then checked. VACUUM
+dropped for the load and recreated from their own definitions, then checked (the customer
+key checks are triggers, kam/foreign_keys.py: they stay and check the rows as they load). VACUUM
 ANALYZE and a CHECKPOINT follow, as after autovacuum on a live database. Then:
   1. times contribution_recompute(as_of=D) (what `manage.py recompute_contribution` and the
      nightly Celery task call) in a child process, twice (the first run warms the caches;
