@@ -24,7 +24,7 @@ class CellError(ValueError):
 
 _NUMBER = r"([+-])?(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d+))?"
 _NUMBER_RE = re.compile(_NUMBER)
-_DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")  # ASCII: what fromisoformat reads
 _WHOLE_RE = re.compile(r"\d+")
 
 
@@ -159,13 +159,15 @@ def fast_text(max_length: int, *, allow_empty: bool = False) -> str:
     return f"(?:{body})?" if allow_empty else body
 
 
-FAST_MONEY = r"-?\d{1,15}(?:\.\d{1,2})?"
-FAST_QUANTITY = r"-?\d{1,11}(?:\.\d{1,3})?"
-FAST_POSITIVE_INT = r"[1-9]\d{0,8}"
+# [0-9], never \d: \d matches any script's digits (١, １), which COPY cannot read; cells with
+# them take the careful path (Python's int() reads full-width digits as numbers).
+FAST_MONEY = r"-?[0-9]{1,15}(?:\.[0-9]{1,2})?"
+FAST_QUANTITY = r"-?[0-9]{1,11}(?:\.[0-9]{1,3})?"
+FAST_POSITIVE_INT = r"[1-9][0-9]{0,8}"
 # Days 1-28 of any month, 29 and 30 of any month but February, 31 of the months that have
 # it: only real dates. February 29 takes the careful path, which knows leap years.
 FAST_DATE = (
-    r"(?:19|20)\d\d-(?:(?:0[1-9]|1[0-2])-(?:0[1-9]|1\d|2[0-8])"
+    r"(?:19|20)[0-9]{2}-(?:(?:0[1-9]|1[0-2])-(?:0[1-9]|1[0-9]|2[0-8])"
     r"|(?:0[13-9]|1[0-2])-(?:29|30)|(?:0[13578]|1[02])-31)"
 )
 

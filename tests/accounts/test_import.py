@@ -507,6 +507,20 @@ def test_every_column_in_any_order_stores_the_same_lines(tmp_path, book, shuffle
     ]  # fmt: skip
 
 
+def test_digits_of_other_scripts_are_read_as_numbers_but_not_as_dates(tmp_path, book):
+    """Full-width and Arabic-Indic digits never reach PostgreSQL's COPY (which cannot read
+    them): an amount with them is read by Python as the number, a date is refused."""
+    rows = [["R001", "SO-WIDE", "1", "2026-06-01", "１０.00", "٥.00"]]
+    import_accepted("sales", write_csv(tmp_path, "sales.csv", [SALES_HEADER, *rows]))
+    line = SalesLine.objects.get(order_ref="SO-WIDE")
+    assert (line.revenue, line.cost) == (Decimal("10.00"), Decimal("5.00"))
+    bad = ["R001", "SO-BAD", "1", "20٢٦-05-31", "10.00", "5.00"]
+    report = import_rejected("sales", write_csv(tmp_path, "bad.csv", [SALES_HEADER, bad]))
+    assert report.problems == [
+        "bad.csv:2:order_date: not a date in the form YYYY-MM-DD (20٢٦-05-31)"
+    ]
+
+
 def test_month_ends_and_a_leap_day_are_stored_as_those_dates(tmp_path, book):
     days = ["2026-01-31", "2026-04-30", "2026-03-29", "2026-12-31", "2024-02-29", "2026-02-28"]
     rows = [["R001", f"SO-END-{n}", "1", day, "10.00", "5.00"] for n, day in enumerate(days)]
