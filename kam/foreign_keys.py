@@ -26,9 +26,9 @@ READ COMMITTED, Django's default.
 
 On SQLite (development and demos), row triggers check inserted and changed keys after each
 row, like SQLite's own keys only while `PRAGMA foreign_keys` is on. Deleting a referenced row
-is refused by the ORM (`on_delete=PROTECT`) there but not by the database: SQLite has no
-deferred triggers, and an immediate check would refuse Django's flush, which deletes the
-customers before their lines inside one transaction. SQLite rebuilds a table to
+is left to the ORM there (`on_delete`: PROTECT or CASCADE), not checked by the database:
+SQLite has no deferred triggers, and an immediate check would refuse Django's flush, which
+deletes the customers before their lines inside one transaction. SQLite rebuilds a table to
 alter it, which a trigger of another table that names it would break, so these triggers
 are not made by migrations there: `sqlite_checks_drop` runs before every `migrate` and
 `sqlite_checks_install` after it, for every key the models declare with
