@@ -12,6 +12,7 @@ from django.db import IntegrityError, connection, transaction
 
 from accounts.models import Customer, Receivable, SalesLine
 from tests.factories import CustomerFactory, ReceivableFactory, SalesLineFactory
+from tests.reliability.support import connect, postgres_only
 from tiers.models import ContributionRun, CustomerContribution
 from tiers.services.policy import policy_current
 
@@ -168,31 +169,30 @@ def test_the_orm_still_protects_and_cascades():
 
 # -- PostgreSQL: a delete racing an insert -------------------------------------------------
 
-postgresql_only = pytest.mark.skipif(
-    connection.vendor != "postgresql", reason="row locks between two sessions: PostgreSQL's"
-)
+postgresql_only = postgres_only("row locks between two sessions")
 
 
-def _session():
-    params = connection.get_connection_params()
-    return psycopg.connect(
-        dbname=params["dbname"], host=params.get("host"), port=params.get("port"),
-        user=params.get("user"),
-    )  # fmt: skip
+def _session(name: str):
+    return connect(f"fk-{name}", autocommit=False)
+
+
+def _insert_line(session, customer_id: int) -> None:
+    session.execute(
+        "INSERT INTO accounts_salesline (customer_id, order_ref, line_no, order_date, "
+        "product_code, quantity, revenue, cost, discount) "
+        "VALUES (%s, 'SO-RACE', 1, '2026-06-01', '', 1, 100, 50, 0)",
+        [customer_id],
+    )
 
 
 @postgresql_only
 @pytest.mark.django_db(transaction=True)
 def test_a_delete_waits_for_an_open_insert_then_is_refused():
     customer = CustomerFactory()
-    inserting, deleting = _session(), _session()
+    inserting, deleting = _session("inserting"), _session("deleting")
     try:
-        inserting.execute(
-            "INSERT INTO accounts_salesline (customer_id, order_ref, line_no, order_date, "
-            "product_code, quantity, revenue, cost, discount) "
-            "VALUES (%s, 'SO-RACE', 1, '2026-06-01', '', 1, 100, 50, 0)",
-            [customer.pk],
-        )  # not committed: the customer is locked FOR KEY SHARE, as by a native key
+        # Not committed: the customer is locked FOR KEY SHARE, as by a native key.
+        _insert_line(inserting, customer.pk)
         deleting.execute("SET lock_timeout = '300ms'")
         with pytest.raises(psycopg.errors.LockNotAvailable):
             deleting.execute("DELETE FROM accounts_customer WHERE id = %s", [customer.pk])
@@ -210,17 +210,12 @@ def test_a_delete_waits_for_an_open_insert_then_is_refused():
 @pytest.mark.django_db(transaction=True)
 def test_an_insert_waits_for_an_open_delete_then_is_refused():
     customer = CustomerFactory()
-    deleting, inserting = _session(), _session()
+    deleting, inserting = _session("deleting"), _session("inserting")
     outcome = {}
 
     def insert():
         try:
-            inserting.execute(
-                "INSERT INTO accounts_salesline (customer_id, order_ref, line_no, order_date, "
-                "product_code, quantity, revenue, cost, discount) "
-                "VALUES (%s, 'SO-RACE', 1, '2026-06-01', '', 1, 100, 50, 0)",
-                [customer.pk],
-            )
+            _insert_line(inserting, customer.pk)
             inserting.commit()
             outcome["result"] = "inserted"
         except psycopg.Error as error:
@@ -288,7 +283,7 @@ def test_a_migrate_that_rebuilds_the_tables_keeps_the_checks():
 @pytest.mark.django_db(transaction=True)
 def test_updating_other_columns_neither_checks_nor_locks_the_customer():
     line = SalesLineFactory()
-    updating, locking = _session(), _session()
+    updating, locking = _session("updating"), _session("locking")
     try:
         updating.execute("UPDATE accounts_salesline SET revenue = revenue + 1")  # open
         locking.execute("SET lock_timeout = '300ms'")
@@ -312,7 +307,7 @@ def test_updating_other_columns_neither_checks_nor_locks_the_customer():
 @pytest.mark.django_db(transaction=True)
 def test_a_delete_under_repeatable_read_is_refused_rather_than_risk_an_orphan():
     customer = CustomerFactory()
-    deleting = _session()
+    deleting = _session("deleting")
     try:
         deleting.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         with pytest.raises(psycopg.errors.FeatureNotSupported, match="READ COMMITTED"):
@@ -325,7 +320,7 @@ def test_a_delete_under_repeatable_read_is_refused_rather_than_risk_an_orphan():
     assert not Customer.objects.filter(pk=customer.pk).exists()
 
 
-@postgresql_only
+@postgres_only("TRUNCATE's triggers")
 @pytest.mark.django_db(transaction=True)  # and its flush truncates every table: allowed
 def test_truncating_customers_with_sales_lines_is_refused():
     SalesLineFactory()
