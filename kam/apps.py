@@ -1,4 +1,4 @@
-from django.apps import AppConfig
+from django.apps import AppConfig, apps
 from django.db.models.signals import post_migrate, pre_migrate
 
 
@@ -11,5 +11,12 @@ class KamConfig(AppConfig):
 
         # SQLite's foreign-key check triggers are a function of the models, made after
         # every migrate (a migration may rebuild any table): see kam/foreign_keys.py.
-        pre_migrate.connect(sqlite_checks_drop, dispatch_uid="kam.sqlite_checks_drop")
-        post_migrate.connect(sqlite_checks_install, dispatch_uid="kam.sqlite_checks_install")
+        # Both signals go out once per app, all before or all after the migrations: one
+        # app's (the customers' app, which the checked keys point to) is enough.
+        accounts = apps.get_app_config("accounts")
+        pre_migrate.connect(
+            sqlite_checks_drop, sender=accounts, dispatch_uid="kam.sqlite_checks_drop"
+        )
+        post_migrate.connect(
+            sqlite_checks_install, sender=accounts, dispatch_uid="kam.sqlite_checks_install"
+        )
