@@ -10,6 +10,10 @@
    give `updated` and `created`; the rest is `unchanged`.
 Everything runs in one transaction; a dry run or any problem rolls it back, so a
 rejected file changes nothing and a dry run reports exactly what a real run would do.
+
+On PostgreSQL a big CSV file of new sales lines is first offered to the bulk load
+(bulk.py), which copies it straight into the table and builds its indexes again; a file
+it cannot take whole comes back here untouched.
 """
 
 import re
@@ -23,6 +27,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.audit import audit_record
+from accounts.importing import bulk
 from accounts.importing.schemas import SCHEMAS, CellError, Schema
 from accounts.importing.sources import FileProblem, SizeLimits, open_table
 from accounts.models import BuyingUnit, Contact, Customer, ImportRun, Receivable, SalesLine
@@ -44,6 +49,7 @@ class ImportReport:
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     run_id: int | None = None
+    bulk_loaded: bool = False  # stored by the bulk load (bulk.py), not staged
 
     @property
     def accepted(self) -> bool:
@@ -118,7 +124,7 @@ def import_data(
     else:
         try:
             with transaction.atomic():
-                _run(schema, table, report)
+                _run(schema, table, report, path)
                 if dry_run or not report.accepted:
                     raise _Rollback
                 # One event per import, written with the rows it describes.
@@ -165,9 +171,11 @@ def import_data(
 # -- reading and staging -----------------------------------------------------------------
 
 
-def _run(schema: Schema, table, report: ImportReport) -> None:
+def _run(schema: Schema, table, report: ImportReport, path: str) -> None:
     present = _read_header(schema, table.header, report)
     if not report.accepted:
+        return
+    if bulk.load(schema, table, path, present, report):
         return
     names = [column.name for column in schema.columns]
     width = len(table.header)
@@ -432,7 +440,7 @@ def _check_in_database(schema: Schema, report: ImportReport, present_names: set[
     if schema.kind == "sales":
         _report_rows(
             report,
-            f"SELECT row_no, {_money_sql('cost')} FROM {STAGE} WHERE revenue > 0 AND cost < 0",
+            f"SELECT row_no, {_money_sql('cost')} FROM {STAGE} WHERE {bulk.ROW_RULES['sales']}",
             "cost",
             _("negative cost on a sale with positive revenue"),
             money=True,
@@ -440,7 +448,7 @@ def _check_in_database(schema: Schema, report: ImportReport, present_names: set[
     if schema.kind == "payments":
         _report_rows(
             report,
-            f"SELECT row_no, due_date FROM {STAGE} WHERE due_date < invoice_date",
+            f"SELECT row_no, due_date FROM {STAGE} WHERE {bulk.ROW_RULES['payments']}",
             "due_date",
             _("the due date is before the invoice date"),
         )

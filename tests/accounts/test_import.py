@@ -9,15 +9,17 @@ import csv
 import datetime
 import io
 import os
+import re
 from decimal import Decimal
 from pathlib import Path
 
 import openpyxl
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection
 from django.utils import translation
 
-from accounts.importing import sources
+from accounts.importing import bulk, sources
 from accounts.importing.service import import_data
 from accounts.models import BuyingUnit, Contact, Customer, ImportRun, Receivable, SalesLine
 from tests.factories import CustomerFactory, ReceivableFactory, SalesLineFactory, UserFactory
@@ -150,6 +152,18 @@ FULL_FILES = {
 def _english():
     with translation.override("en"):
         yield
+
+
+@pytest.fixture(autouse=True, params=["staged", "bulk"])
+def load_path(request, settings):
+    """Every test here runs twice on PostgreSQL: once as files of this size go (staged), and
+    once with every CSV file of new sales lines or receivables allowed the bulk load
+    (accounts/importing/bulk.py), whose reports and stored rows must be the same."""
+    if request.param == "bulk":
+        if connection.vendor != "postgresql":
+            pytest.skip("the bulk load is PostgreSQL's; SQLite always stages")
+        settings.KAM_IMPORT_BULK_MIN_ROWS = 1
+    return request.param
 
 
 @pytest.fixture
@@ -474,6 +488,21 @@ def test_the_fast_date_pattern_accepts_exactly_the_real_dates_but_february_29():
                     real = False
                 expected = real and (month, day) != (2, 29)
                 assert bool(pattern.fullmatch(text)) == expected, text
+
+
+def test_the_bulk_patterns_take_no_cell_the_fast_patterns_refuse():
+    """Each bulk cell pattern is its fast pattern minus commas and quotes: never more."""
+    samples = [
+        "", " ", "a", " a", "a ", "a b", "a,b", 'a"b', "a\\b", "a\tb", "\u3000a", "产品",
+        "0", "-0", "1", "01", "1.5", "1.55", "1.555", "-1.25", "1e3", "1,234.50", "١٢",
+        "2026-02-28", "2026-02-29", "2026-04-31", "2026-12-31", "12345678901234567",
+        "x" * 50, "x" * 51,
+    ]  # fmt: skip
+    for fast, cell in bulk._BULK_CELLS.items():
+        for sample in samples:
+            if re.fullmatch(cell, sample) and len(sample) <= 50:
+                assert re.fullmatch(fast, sample), (fast, sample)
+                assert "," not in sample and '"' not in sample
 
 
 @pytest.mark.parametrize("shuffled", [False, True], ids=["schema-order", "shuffled"])
