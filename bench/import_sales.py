@@ -5,11 +5,15 @@
 
 Builds a throwaway database (dropped at the end), creates the customers, writes the CSV,
 then in the same run:
-  1. times `manage.py import_data sales FILE` in a child process (the real command:
-     parse, stage, check, upsert, commit) and reads the child's peak RSS;
+  1. times `manage.py import_data sales FILE` in a child process (the real command; a
+     file of a million new plain lines takes the bulk load of accounts/importing/bulk.py:
+     checked a block at a time, copied straight into the table, its indexes built again)
+     and reads the child's peak RSS;
   2. times a bare `COPY bare FROM FILE (FORMAT csv, HEADER)` of the same file into an
      unindexed table with the same column types: the floor any import is compared with.
-  3. re-imports the same file (nothing changes) and times that too;
+  3. re-imports the same file (nothing changes: the staged way, which finds every line
+     stored) and times that too; then empties the table and imports the file the staged
+     way (the bulk load switched off): parse, stage, check, upsert, commit;
   4. times storing alone: the COPY's rows inserted into an empty table with
      accounts_salesline's indexes and its key check (the statement-level triggers of
      kam/foreign_keys.py), and once more with no key check at all, to show what the
@@ -121,6 +125,12 @@ def main() -> None:
             print(output)
             reimport_s, _rss, output = manage(env, "import_data", "sales", str(path))
             print(output)
+            with psycopg.connect(args.database_url, autocommit=True) as conn:
+                conn.execute("TRUNCATE accounts_salesline")
+                conn.execute("CHECKPOINT")
+            staged_env = {**env, "KAM_IMPORT_BULK_MIN_ROWS": str(10**12)}
+            staged_s, staged_rss, output = manage(staged_env, "import_data", "sales", str(path))
+            print(output)
 
             with psycopg.connect(args.database_url, autocommit=True) as conn:
                 conn.execute(
@@ -142,6 +152,8 @@ def main() -> None:
     print(f"lines={args.lines} customers={args.customers}")
     print(f"import_seconds={import_s:.2f} lines_per_second={args.lines / import_s:,.0f}")
     print(f"reimport_seconds={reimport_s:.2f} (same file again: nothing changes)")
+    print(f"staged_import_seconds={staged_s:.2f} (the bulk load off; peak RSS "
+          f"{staged_rss / 1e6:.0f} MB; ratio {staged_s / copy_s:.2f})")  # fmt: skip
     print(f"copy_seconds={copy_s:.2f}")
     print(f"indexed_insert_seconds={indexed_s:.2f} (parsed rows into the indexed table and its "
           "key check, no other checks)")  # fmt: skip

@@ -233,15 +233,17 @@ def _any_stored(cursor, table: str, layout: _Layout, block: str) -> bool:
 
 
 def _drop_indexes(cursor, table: str) -> list[str]:
-    """Drop the table's indexes, with the primary and unique keys they back (but one a
-    foreign key leans on); return the statements that make them again."""
+    """Drop the table's indexes, with the primary and unique keys they back; one that
+    another constraint leans on (a foreign key elsewhere, an exclusion) stays. Return the
+    statements that make them again."""
     cursor.execute(
         "SELECT i.indexrelid::regclass::text, c.conname, pg_get_indexdef(i.indexrelid), "
         "pg_get_constraintdef(c.oid) "
         "FROM pg_index i LEFT JOIN pg_constraint c ON c.conindid = i.indexrelid "
         "AND c.conrelid = i.indrelid AND c.contype IN ('p', 'u') "
-        "WHERE i.indrelid = %s::regclass AND NOT EXISTS (SELECT 1 FROM pg_constraint f "
-        "WHERE f.contype = 'f' AND f.conindid = i.indexrelid) ORDER BY 1",
+        "WHERE i.indrelid = %s::regclass AND NOT EXISTS (SELECT 1 FROM pg_constraint o "
+        "WHERE o.conindid = i.indexrelid "
+        "AND NOT (o.conrelid = i.indrelid AND o.contype IN ('p', 'u'))) ORDER BY 1",
         [table],
     )
     quoted = connection.ops.quote_name(table)

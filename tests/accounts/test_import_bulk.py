@@ -272,3 +272,14 @@ def test_receivables_are_staged(tmp_path, customers, bulk_allowed):
     assert report.accepted and not report.bulk_loaded and report.created == 500
     invoice = Receivable.objects.get(invoice_ref="INV-7")
     assert (invoice.amount, str(invoice.paid_date)) == (Decimal("7.50"), "2026-04-02")
+
+
+def test_a_key_another_table_leans_on_is_kept_through_the_load(tmp_path, customers, bulk_allowed):
+    with connection.cursor() as cursor:  # made in the test's transaction, gone after it
+        cursor.execute(
+            "CREATE TABLE test_line_note (line_id bigint REFERENCES accounts_salesline (id))"
+        )
+    shape = table_shape(SalesLine)
+    report = import_data(kind="sales", path=write(tmp_path, sales_rows(2000)))
+    assert report.accepted and report.bulk_loaded and report.created == 2000
+    assert table_shape(SalesLine) == shape
