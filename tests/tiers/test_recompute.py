@@ -12,13 +12,18 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.http import QueryDict
 
-from accounts.models import Customer
+from accounts.models import Customer, SalesLine
 from tests.factories import CustomerFactory, ReceivableFactory, SalesLineFactory
 from tiers.models import ContributionRun, CustomerContribution, TierOverride
 from tiers.reports import report_queryset
 from tiers.services.export import COLUMNS
 from tiers.services.overrides import tier_override_create, tier_override_revoke
-from tiers.services.recompute import RUN_LOCK_KEY, RunInProgress, contribution_recompute
+from tiers.services.recompute import (
+    _WRITE_ROWS,
+    RUN_LOCK_KEY,
+    RunInProgress,
+    contribution_recompute,
+)
 from tiers.tasks import recompute_contribution_nightly
 
 pytestmark = pytest.mark.django_db
@@ -291,3 +296,23 @@ def test_huge_margins_and_shares_are_stored(rep):
     contribution_recompute(as_of=D1)
     assert row(a).revenue_share == Decimal("5000001")
     assert row(a).margin == Decimal("-18.999996")
+
+
+def test_a_book_bigger_than_one_written_slice_gets_every_row_right():
+    """The run's rows are written in slices (_WRITE_ROWS): none lost or shifted at a seam."""
+    count = 2 * _WRITE_ROWS + 345
+    customers = Customer.objects.bulk_create(
+        [Customer(code=f"K{n:05d}", name=f"客户{n}") for n in range(count)]
+    )
+    SalesLine.objects.bulk_create(
+        SalesLine(customer=c, order_ref=f"SO-{n}", line_no=1, order_date=D1, quantity=1,
+                  revenue=Decimal(n + 1) / 100, cost=0, discount=0)
+        for n, c in enumerate(customers)
+    )  # fmt: skip
+    run = ContributionRun.objects.get(pk=contribution_recompute(as_of=D1).run_id)
+    stored = dict(
+        CustomerContribution.objects.filter(run=run).values_list("customer__code", "revenue")
+    )
+    assert stored == {f"K{n:05d}": Decimal(n + 1) / 100 for n in range(count)}
+    top = CustomerContribution.objects.filter(run=run).order_by("profit_rank")[:3]
+    assert [c.customer.code for c in top] == [f"K{n:05d}" for n in range(count - 1, count - 4, -1)]

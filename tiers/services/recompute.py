@@ -305,6 +305,9 @@ _COLUMNS = [
 ]  # fmt: skip
 
 
+_WRITE_ROWS = 10_000
+
+
 def _write_rows(run: ContributionRun, frame: pd.DataFrame) -> None:
     """The run's rows, built column-wise (no Python per cell) and copied in one go."""
     out = pd.DataFrame(index=frame.index)
@@ -326,13 +329,14 @@ def _write_rows(run: ContributionRun, frame: pd.DataFrame) -> None:
     columns = ", ".join(_q(c) for c in out.columns)
     with transaction.atomic(), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            text = _csv_text(out)
             # Unquoted empty fields are NULL in CSV; these text columns mean "" instead.
             not_null = ", ".join(_q(c) for c in ("previous_tier", "exclusion_rules", "override"))
             with cursor.copy(
                 f"COPY {table} ({columns}) FROM STDIN (FORMAT csv, FORCE_NOT_NULL ({not_null}))"
             ) as copy:
-                copy.write(text)
+                # In slices: PostgreSQL stores one while Python formats the next.
+                for start in range(0, len(out), _WRITE_ROWS):
+                    copy.write(_csv_text(out.iloc[start : start + _WRITE_ROWS]))
         else:
             for column in ("margin", "revenue_share", "profit_share", "cumulative_profit_share",
                            "discount_rate", "return_rate", "avg_days_late"):  # fmt: skip
