@@ -5,6 +5,7 @@ done as `before * denominator < numerator * total` on Python integers, so a cust
 exactly on a cut-off lands on the side the SPEC says, never on the side a float rounds to.
 """
 
+from bisect import bisect_left
 from fractions import Fraction
 
 import pandas as pd
@@ -35,15 +36,20 @@ def pareto_tiers(
     if total == 0:
         return result
     cumulative = positive["value"].cumsum()
-    before = (cumulative - positive["value"]).astype(object)  # Python ints: exact products
-    tiers = [
-        "A" if b * a_cutoff.denominator < a_cutoff.numerator * total
-        else "B" if b * b_cutoff.denominator < b_cutoff.numerator * total
-        else "C"
-        for b in before
-    ]  # fmt: skip
+    before = cumulative - positive["value"]
+    # `before` grows down the ranking, so A is a prefix, then B, then C: two bisections
+    # find the boundaries, each comparison on Python ints (exact products).
+    exact = before.tolist()
+    a_end = bisect_left(exact, True, key=lambda b: not _below(b, a_cutoff, total))
+    b_end = bisect_left(exact, True, lo=a_end, key=lambda b: not _below(b, b_cutoff, total))
+    tiers = ["A"] * a_end + ["B"] * (b_end - a_end) + ["C"] * (len(exact) - b_end)
     result.loc[positive.index, "tier"] = tiers
     result.loc[positive.index, "rank"] = range(1, len(positive) + 1)
     result.loc[positive.index, "before"] = before.astype(float) / total
     result.loc[positive.index, "cumulative"] = cumulative.astype(float) / total
     return result
+
+
+def _below(before: int, cutoff: Fraction, total: int) -> bool:
+    """before / total < cutoff, exactly."""
+    return before * cutoff.denominator < cutoff.numerator * total
