@@ -10,10 +10,16 @@ file that
   staged path's fast patterns, without commas or quotes: no cell needs parsing),
 - names only known customers and, in its first block, only new keys
 is copied straight into the table: the table is locked against readers and writers until
-the import commits, its indexes and the unique and primary keys they back are dropped,
-the rows are streamed in with COPY (customer codes become ids and amounts cents on the
-way), the row rules run over the table, and the indexes are built again, which is where a
-key stored already or twice in the file shows.
+the import commits (if another session holds it for more than _LOCK_WAIT, the file is
+staged instead: a waiting lock request would queue every new reader behind it), the
+customers' codes are read and held (FOR KEY SHARE: a rename or delete waits for the
+import), the table's indexes and the unique and primary keys they back are dropped, the
+rows are streamed in with COPY (customer codes become ids and amounts cents on the way),
+the row rules run over the new rows, and the keys and indexes are built again, which is
+where a key stored already or twice in the file shows. A dry run is always staged: the
+same report, no lock. Building an index again keeps its definition and name, not what
+was set on it besides (CLUSTER, REPLICA IDENTITY, statistics targets, comments: KAM sets
+none).
 
 Anything else — a cell the patterns do not take, an unknown customer, a stored or
 repeated key, a broken rule, a value too long for its column — rolls everything back to
@@ -27,7 +33,7 @@ import re
 from operator import itemgetter
 
 from django.conf import settings
-from django.db import DataError, IntegrityError, connection, transaction
+from django.db import DataError, IntegrityError, OperationalError, connection, transaction
 from psycopg import errors as pg_errors
 
 from accounts.importing.schemas import (
@@ -46,6 +52,7 @@ TABLES = {"sales": SalesLine}
 ROW_RULES = {"sales": "revenue > 0 AND cost < 0", "payments": "due_date < invoice_date"}
 _CHUNK_CHARS = 1 << 20
 _LOCK_KEY = 0x4B414D42  # "KAMB": bulk loads wait for one another before counting rows
+_LOCK_WAIT = "2s"  # for the table's exclusive lock, before leaving the file to the staged way
 
 # Each fast pattern as a bulk cell: the same cells, minus commas and double quotes (a
 # plain line is split on its commas), written possessively so that one pattern over a
@@ -75,6 +82,8 @@ def load(schema: Schema, table, path: str, present: list[tuple[int, str]], repor
     model = TABLES.get(schema.kind)
     if model is None or connection.vendor != "postgresql" or table.file_type != "csv":
         return False
+    if report.dry_run:
+        return False  # the staged way gives the same report without locking the table
     layout = _Layout.of(schema, model, present, width=len(table.header))
     if layout is None:
         return False
@@ -181,7 +190,7 @@ def _read_block(handle) -> str:
 
 def _store(layout: _Layout, kind: str, model, handle, first: str, estimate: int) -> int:
     table = connection.ops.quote_name(model._meta.db_table)
-    ids = {code: str(pk) for code, pk in Customer.objects.values_list("code", "id")}
+    customers = connection.ops.quote_name(Customer._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCK_KEY])
         cursor.execute(f"SELECT count(*) FROM (SELECT 1 FROM {table} LIMIT %s) AS t", [estimate])
@@ -189,7 +198,21 @@ def _store(layout: _Layout, kind: str, model, handle, first: str, estimate: int)
             raise _Decline  # the table holds more: keeping its indexes up to date is cheaper
         if _any_stored(cursor, table, layout, first):
             raise _Decline  # a re-import: the staged path updates what changed
-        cursor.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
+        # Waiting for the table queues every new reader behind this import: wait briefly,
+        # else leave the file to the staged way, which only needs a row lock.
+        cursor.execute(f"SET LOCAL lock_timeout = '{_LOCK_WAIT}'")
+        try:
+            cursor.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
+        except OperationalError:
+            raise _Decline from None
+        cursor.execute("SET LOCAL lock_timeout TO DEFAULT")
+        # Codes to ids as they are now, held until the import commits: a code renamed or a
+        # customer deleted meanwhile waits, as a native foreign key would make it.
+        cursor.execute(f"SELECT code, id FROM {customers} FOR KEY SHARE")
+        ids = {code: str(pk) for code, pk in cursor.fetchall()}
+        # Every row the COPY adds takes a later id than this one: the rule checks read those.
+        cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id'))", [model._meta.db_table])
+        before = cursor.fetchone()[0]
         remake = _drop_indexes(cursor, model._meta.db_table)
         stored = 0
         columns = ", ".join(connection.ops.quote_name(c) for c in layout.columns)
@@ -205,7 +228,10 @@ def _store(layout: _Layout, kind: str, model, handle, first: str, estimate: int)
                         raise _Decline from None
                     stored += block.count("\n")
                     block = _read_block(handle)
-            cursor.execute(f"SELECT EXISTS (SELECT 1 FROM {table} WHERE {ROW_RULES[kind]})")
+            cursor.execute(
+                f"SELECT EXISTS (SELECT 1 FROM {table} WHERE id > %s AND {ROW_RULES[kind]})",
+                [before],
+            )
             if cursor.fetchone()[0]:
                 raise _Decline
             for statement in remake:
@@ -248,7 +274,9 @@ def _drop_indexes(cursor, table: str) -> list[str]:
     )
     quoted = connection.ops.quote_name(table)
     remake = []
-    for index, constraint, index_definition, constraint_definition in cursor.fetchall():
+    # Keys first when made again: a key stored already or twice shows before other builds.
+    found = sorted(cursor.fetchall(), key=lambda row: row[1] is None)
+    for index, constraint, index_definition, constraint_definition in found:
         if constraint:
             name = connection.ops.quote_name(constraint)
             cursor.execute(f"ALTER TABLE {quoted} DROP CONSTRAINT {name}")

@@ -18,7 +18,7 @@ from django.utils import translation
 from accounts.importing.service import import_data
 from accounts.models import ImportRun, Receivable, SalesLine
 from tests.factories import CustomerFactory, SalesLineFactory
-from tests.reliability.support import postgres_only
+from tests.reliability.support import connect, postgres_only
 
 pytestmark = [pytest.mark.django_db, postgres_only("the bulk load is PostgreSQL's")]
 
@@ -247,18 +247,42 @@ def test_below_the_minimum_a_file_is_staged(tmp_path, customers, settings):
     assert SalesLine.objects.count() == 1000
 
 
-def test_a_dry_run_reports_what_the_bulk_load_would_do_and_stores_nothing(
+def test_a_dry_run_is_staged_and_reports_what_the_bulk_load_then_does(
     tmp_path, customers, bulk_allowed
 ):
+    """A dry run never locks the table: it goes the staged way, whose report is the same."""
     shape = table_shape(SalesLine)
     path = write(tmp_path, sales_rows(2000))
     dry = import_data(kind="sales", path=path, dry_run=True)
-    assert dry.bulk_loaded and dry.accepted and dry.created == 2000
+    assert not dry.bulk_loaded and dry.accepted and dry.created == 2000
     assert SalesLine.objects.count() == 0
     assert table_shape(SalesLine) == shape
     real = import_data(kind="sales", path=path)
+    assert real.bulk_loaded
     assert report_of(real)[:-1] == report_of(dry)[:-1]
     assert ImportRun.objects.filter(dry_run=True).count() == 1
+
+
+def test_a_line_stored_before_that_breaks_a_rule_does_not_stop_the_bulk_load(
+    tmp_path, customers, bulk_allowed
+):
+    """The rules are checked on the lines this file adds, not on what was there."""
+    SalesLineFactory(customer=customers[0], order_ref="OLD", revenue=10, cost=-1)
+    report = import_data(kind="sales", path=write(tmp_path, sales_rows(2000)))
+    assert report.accepted and report.bulk_loaded and report.created == 2000
+
+
+def test_a_table_another_session_is_reading_is_left_to_the_staged_way(
+    tmp_path, customers, bulk_allowed
+):
+    """The bulk load waits at most bulk._LOCK_WAIT for the table, then stages the file."""
+    reader = connect("long reader", autocommit=False)
+    try:
+        reader.execute("SELECT 1 FROM accounts_salesline LIMIT 1")  # holds ACCESS SHARE
+        report = import_data(kind="sales", path=write(tmp_path, sales_rows(2000)))
+    finally:
+        reader.close()
+    assert report.accepted and not report.bulk_loaded and report.created == 2000
 
 
 def test_receivables_are_staged(tmp_path, customers, bulk_allowed):
