@@ -248,8 +248,8 @@ KAM_CURRENCY = os.environ.get("KAM_CURRENCY", "CNY")
 KAM_IMPORT_MAX_CSV_BYTES = env_int("KAM_IMPORT_MAX_CSV_BYTES", 200 * 1024 * 1024)
 KAM_IMPORT_MAX_XLSX_BYTES = env_int("KAM_IMPORT_MAX_XLSX_BYTES", 50 * 1024 * 1024)
 KAM_IMPORT_MAX_PROBLEMS = env_int("KAM_IMPORT_MAX_PROBLEMS", 1000)
-# A CSV file of at least this many new sales lines (and at least as many as
-# the table holds) is copied straight into the table, its indexes built again after
+# A CSV file of at least this many new sales lines (and at least as many as the table
+# holds) is copied straight into the table, its indexes built again after
 # (accounts/importing/bulk.py); readers of the table wait for that import to commit.
 KAM_IMPORT_BULK_MIN_ROWS = env_int("KAM_IMPORT_BULK_MIN_ROWS", 100_000)
 # Uploads bigger than this go to a temporary file instead of memory.

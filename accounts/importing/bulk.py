@@ -41,6 +41,7 @@ from accounts.importing.schemas import (
     FAST_MONEY,
     FAST_POSITIVE_INT,
     FAST_QUANTITY,
+    ROW_RULES,
     Schema,
     fast_text,
 )
@@ -48,8 +49,6 @@ from accounts.models import Customer, SalesLine
 
 # Receivables are far fewer, and their paid date (empty while unpaid) is parsed cell by cell.
 TABLES = {"sales": SalesLine}
-# Checked over the stored (bulk) or staged rows; the staged path reports each row breaking them.
-ROW_RULES = {"sales": "revenue > 0 AND cost < 0", "payments": "due_date < invoice_date"}
 _CHUNK_CHARS = 1 << 20
 _LOCK_KEY = 0x4B414D42  # "KAMB": bulk loads wait for one another before counting rows
 _LOCK_WAIT = "2s"  # for the table's exclusive lock, before leaving the file to the staged way

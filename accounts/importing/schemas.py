@@ -349,3 +349,7 @@ PAYMENTS = Schema(
 )
 
 SCHEMAS = {schema.kind: schema for schema in (CUSTOMERS, CONTACTS, SALES, PAYMENTS)}
+
+# A row that breaks its kind's rule, as SQL over the staged rows or (the bulk load) the
+# stored ones; the staged way reports each such row.
+ROW_RULES = {"sales": "revenue > 0 AND cost < 0", "payments": "due_date < invoice_date"}

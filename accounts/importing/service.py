@@ -28,7 +28,7 @@ from django.utils.translation import gettext as _
 
 from accounts.audit import audit_record
 from accounts.importing import bulk
-from accounts.importing.schemas import SCHEMAS, CellError, Schema
+from accounts.importing.schemas import ROW_RULES, SCHEMAS, CellError, Schema
 from accounts.importing.sources import FileProblem, SizeLimits, open_table
 from accounts.models import BuyingUnit, Contact, Customer, ImportRun, Receivable, SalesLine
 
@@ -440,7 +440,7 @@ def _check_in_database(schema: Schema, report: ImportReport, present_names: set[
     if schema.kind == "sales":
         _report_rows(
             report,
-            f"SELECT row_no, {_money_sql('cost')} FROM {STAGE} WHERE {bulk.ROW_RULES['sales']}",
+            f"SELECT row_no, {_money_sql('cost')} FROM {STAGE} WHERE {ROW_RULES['sales']}",
             "cost",
             _("negative cost on a sale with positive revenue"),
             money=True,
@@ -448,7 +448,7 @@ def _check_in_database(schema: Schema, report: ImportReport, present_names: set[
     if schema.kind == "payments":
         _report_rows(
             report,
-            f"SELECT row_no, due_date FROM {STAGE} WHERE {bulk.ROW_RULES['payments']}",
+            f"SELECT row_no, due_date FROM {STAGE} WHERE {ROW_RULES['payments']}",
             "due_date",
             _("the due date is before the invoice date"),
         )

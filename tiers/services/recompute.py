@@ -309,7 +309,7 @@ _WRITE_ROWS = 10_000
 
 
 def _write_rows(run: ContributionRun, frame: pd.DataFrame) -> None:
-    """The run's rows, built column-wise (no Python per cell) and copied in one go."""
+    """The run's rows, built column-wise (no Python per cell) and copied in one COPY."""
     out = pd.DataFrame(index=frame.index)
     out["run_id"] = run.pk
     out["customer_id"] = frame.index
