@@ -7,8 +7,6 @@ the same problems, the table's indexes and keys all there. tests/accounts/test_i
 runs every import test through both paths as well.
 """
 
-import csv
-import io
 from decimal import Decimal
 
 import pytest
@@ -17,6 +15,7 @@ from django.utils import translation
 
 from accounts.importing.service import import_data
 from accounts.models import ImportRun, Receivable, SalesLine
+from tests.accounts.test_import import outcome, write_csv
 from tests.factories import CustomerFactory, SalesLineFactory
 from tests.reliability.support import connect, postgres_only
 
@@ -67,11 +66,7 @@ def sales_rows(count, *, start=0):
 
 
 def write(tmp_path, rows, *, header=SALES_HEADER, name="sales.csv", encoding="utf-8", eol="\n"):
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator=eol).writerows([header, *rows])
-    path = tmp_path / name
-    path.write_bytes(buffer.getvalue().encode(encoding))
-    return str(path)
+    return write_csv(tmp_path, name, [header, *rows], encoding=encoding, newline=eol)
 
 
 def stored_sales():
@@ -92,13 +87,6 @@ def table_shape(model):
             [model._meta.db_table],
         )
         return indexes, cursor.fetchall()
-
-
-def report_of(report):
-    return (
-        report.accepted, report.rows_read, report.created, report.updated, report.unchanged,
-        report.problem_count, report.problems, report.notes,
-    )  # fmt: skip
 
 
 class _Undo(Exception):
@@ -129,7 +117,7 @@ def test_a_big_file_of_new_lines_is_bulk_loaded_exactly_as_staged(tmp_path, cust
     path = write(tmp_path, sales_rows(MANY))
     staged, staged_rows, loaded, loaded_rows = both_ways("sales", path, settings)
     assert not staged.bulk_loaded and loaded.bulk_loaded
-    assert report_of(loaded) == report_of(staged)
+    assert outcome(loaded) == outcome(staged)
     assert (loaded.rows_read, loaded.created) == (MANY, MANY)
     assert loaded_rows == staged_rows
     # Cents from every decimal form, exactly.
@@ -152,7 +140,7 @@ def test_bom_crlf_gb18030_and_any_column_order_bulk_load_the_same(
                  eol=eol)  # fmt: skip
     staged, staged_rows, loaded, loaded_rows = both_ways("sales", path, settings)
     assert loaded.bulk_loaded
-    assert report_of(loaded) == report_of(staged)
+    assert outcome(loaded) == outcome(staged)
     assert loaded_rows == staged_rows
 
 
@@ -190,7 +178,7 @@ def test_a_file_with_a_problem_goes_the_staged_way_and_is_rejected_as_staged(
     path = _problem_file(tmp_path, where, change)
     staged, staged_rows, loaded, loaded_rows = both_ways("sales", path, settings)
     assert not loaded.accepted and not loaded.bulk_loaded
-    assert report_of(loaded) == report_of(staged)
+    assert outcome(loaded) == outcome(staged)
     assert any(problem in p for p in loaded.problems), loaded.problems
     assert loaded_rows == staged_rows == []
 
@@ -202,7 +190,7 @@ def test_a_cell_that_needs_parsing_past_the_first_block_is_stored_as_staged(
     path = _problem_file(tmp_path, MANY - 5, lambda row: row.__setitem__(6, "1,234.50"))
     staged, staged_rows, loaded, loaded_rows = both_ways("sales", path, settings)
     assert loaded.accepted and not loaded.bulk_loaded
-    assert report_of(loaded) == report_of(staged)
+    assert outcome(loaded) == outcome(staged)
     assert loaded_rows == staged_rows
 
 
@@ -216,7 +204,7 @@ def test_a_key_already_stored_past_the_first_block_is_upserted_as_staged(
     staged, staged_rows, loaded, loaded_rows = both_ways("sales", path, settings)
     assert loaded.accepted and not loaded.bulk_loaded
     assert (loaded.created, loaded.updated) == (MANY - 1, 1)
-    assert report_of(loaded) == report_of(staged)
+    assert outcome(loaded) == outcome(staged)
     assert loaded_rows == staged_rows
 
 
@@ -259,7 +247,7 @@ def test_a_dry_run_is_staged_and_reports_what_the_bulk_load_then_does(
     assert table_shape(SalesLine) == shape
     real = import_data(kind="sales", path=path)
     assert real.bulk_loaded
-    assert report_of(real)[:-1] == report_of(dry)[:-1]
+    assert outcome(real)[:-1] == outcome(dry)[:-1]
     assert ImportRun.objects.filter(dry_run=True).count() == 1
 
 
