@@ -291,6 +291,44 @@ class SalesLine(models.Model):
         return f"{self.order_ref}/{self.line_no}"
 
 
+class SalesDay(models.Model):
+    """One customer's sales lines of one day, summed (integer cents): what the contribution
+    recompute reads instead of the lines. Summed afresh from the lines of customers marked
+    stale, never written otherwise: see accounts/sales_days.py."""
+
+    pk = models.CompositePrimaryKey("customer_id", "day")
+    # A plain column, not a key: a day exists only while a line of that customer does.
+    customer_id = models.BigIntegerField()
+    day = models.DateField()
+    revenue = models.BigIntegerField()
+    gross_profit = models.BigIntegerField()
+    returns = models.BigIntegerField()  # Σ -revenue of the returns (lines with revenue < 0)
+    sold_discount = models.BigIntegerField()  # Σ discount of the sales (revenue > 0)
+    sold_lines = models.IntegerField()  # lines with revenue > 0
+    lines = models.IntegerField()
+
+    class Meta:
+        verbose_name = _("sales day")
+        verbose_name_plural = _("sales days")
+
+    def __str__(self) -> str:
+        return f"{self.customer_id}/{self.day}"
+
+
+class SalesDayStale(models.Model):
+    """A customer whose sales lines changed since its sales days were last summed: marked by
+    triggers on the lines, cleared by sales_days_refresh (accounts/sales_days.py)."""
+
+    customer_id = models.BigIntegerField(primary_key=True)
+
+    class Meta:
+        verbose_name = _("customer with stale sales days")
+        verbose_name_plural = _("customers with stale sales days")
+
+    def __str__(self) -> str:
+        return str(self.customer_id)
+
+
 class Receivable(models.Model):
     customer = models.ForeignKey(
         Customer,

@@ -3,7 +3,9 @@
 1. A PostgreSQL advisory lock (session level) keeps two runs from overlapping; a worker
    that dies closes its connection and so releases it. A second caller gets RunInProgress.
 2. A ContributionRun row is committed as "running"; readers only ever read the current run.
-3. A few SQL statements aggregate sales lines and receivables to one row per customer.
+3. The sales days (the lines summed per customer and day, accounts/sales_days.py) of
+   customers whose lines changed are summed afresh; a few SQL statements then aggregate
+   the sales days and receivables to one row per customer.
 4. The pure functions (pareto, rules) decide tiers; pandas sees one row per customer.
 5. The run's rows are written (COPY on PostgreSQL), outside any reader's view.
 6. One short transaction publishes: it applies managers' overrides as they are at that
@@ -16,7 +18,9 @@
 
 import json
 import logging
+import threading
 import time
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import date, timedelta
 from fractions import Fraction
@@ -25,7 +29,8 @@ import pandas as pd
 from django.db import connection, transaction
 from django.utils import timezone
 
-from accounts.models import Customer, Receivable, SalesLine
+from accounts.models import Customer, Receivable, SalesDay
+from accounts.sales_days import sales_days_refresh
 from kam.money import from_cents
 from tiers.models import ContributionRun, CustomerContribution, TierPolicy
 from tiers.services.pareto import pareto_tiers
@@ -83,6 +88,7 @@ def contribution_recompute(*, as_of: date) -> RunSummary:
     with _run_lock():
         started_at, started = timezone.now(), time.monotonic()
         _delete_dead_runs()
+        sales_days_refresh()  # the sales days of customers whose lines changed
         policy = policy_current()
         run = ContributionRun.objects.create(as_of=as_of, policy=policy, started_at=started_at)
         try:
@@ -139,6 +145,7 @@ def _compute(*, as_of: date, policy: Policy) -> tuple[pd.DataFrame, dict]:
         Customer.objects.order_by("pk").values_list("pk", "code"), columns=["customer_id", "code"]
     ).set_index("customer_id")
     sales = _sales_window(as_of, policy.window_days)
+    lateness = _alongside(_lateness, as_of, policy.window_days)
     frame = customers.join(sales, how="left")
     for column in ("revenue", "gross_profit", "pos_revenue", "returns", "pos_discount"):
         frame[column] = frame[column].fillna(0).astype("int64")
@@ -165,8 +172,7 @@ def _compute(*, as_of: date, policy: Policy) -> tuple[pd.DataFrame, dict]:
         candidate &= ~frame["several_months"].fillna(False).astype(bool)
     months = _order_months(as_of, policy, frame.index[candidate])
     frame["order_months"] = frame.index.map(months).astype(object)
-    late = _lateness(as_of, policy.window_days)
-    frame = frame.join(late, how="left")
+    frame = frame.join(lateness.result(), how="left")
     frame["late_amount"] = frame["late_amount"].fillna(0).astype("int64")
     frame["late_weighted"] = (
         frame["late_weighted"].astype(object).where(frame["late_weighted"].notna(), 0)
@@ -191,30 +197,28 @@ def _compute(*, as_of: date, policy: Policy) -> tuple[pd.DataFrame, dict]:
 
 
 def _sales_window(as_of: date, window_days: int) -> pd.DataFrame:
-    """One scan of the window: the figures of SPEC §3 per customer, in integer cents."""
+    """The figures of SPEC §3 per customer, in integer cents, summed from the sales days in
+    the window (one row per customer and day, kept from the lines: accounts/sales_days.py)."""
     start = as_of - timedelta(days=window_days)
-    table = _q(SalesLine._meta.db_table)
-    # FILTER rather than CASE inside the aggregates: the lines it leaves out are not summed
-    # at all (~5 % of the statement's time over 10 M lines).
-    first = "MIN(order_date) FILTER (WHERE revenue > 0)"
-    last = "MAX(order_date) FILTER (WHERE revenue > 0)"
+    table = _q(SalesDay._meta.db_table)
+    first = "MIN(day) FILTER (WHERE sold_lines > 0)"
+    last = "MAX(day) FILTER (WHERE sold_lines > 0)"
     postgresql = connection.vendor == "postgresql"
 
-    def total(expression: str, where: str = "") -> str:
-        sql = f"SUM({expression})" + (f" FILTER (WHERE {where})" if where else "")
+    def total(column: str) -> str:
         # Sums of bigint are numeric in PostgreSQL; as bigint they arrive as plain ints.
-        return f"COALESCE({sql}, 0)" + ("::bigint" if postgresql else "")
+        return f"SUM({column})" + ("::bigint" if postgresql else "")
 
     if postgresql:
         several = f"date_trunc('month', {first}) <> date_trunc('month', {last})"
     else:
         several = f"strftime('%%Y-%%m', {first}) <> strftime('%%Y-%%m', {last})"
     sql = (
-        f"SELECT customer_id, {total('revenue')}, {total('revenue - cost')}, "
-        f"{total('-revenue', 'revenue < 0')}, {total('discount', 'revenue > 0')}, "
+        f"SELECT customer_id, {total('revenue')}, {total('gross_profit')}, "
+        f"{total('returns')}, {total('sold_discount')}, "
         # Bought in two calendar months or more (see _compute); NULL: never bought.
         f"{several} "
-        f"FROM {table} WHERE order_date > %s AND order_date <= %s GROUP BY customer_id"
+        f"FROM {table} WHERE day > %s AND day <= %s GROUP BY customer_id"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, [start, as_of])
@@ -223,7 +227,7 @@ def _sales_window(as_of: date, window_days: int) -> pd.DataFrame:
     frame = pd.DataFrame.from_records(rows, columns=columns).set_index("customer_id")
     for column in ("revenue", "gross_profit", "returns", "pos_discount"):
         frame[column] = frame[column].astype("int64")
-    # Σ revenue of lines > 0 = Σ revenue + Σ |revenue| of returns: one sum less to compute.
+    # Σ revenue of lines > 0 = Σ revenue + Σ |revenue| of returns.
     frame["pos_revenue"] = frame["revenue"] + frame["returns"]
     frame["several_months"] = frame.pop("several") == 1  # True (or 1 in SQLite); NULL: False
     return frame
@@ -231,29 +235,51 @@ def _sales_window(as_of: date, window_days: int) -> pd.DataFrame:
 
 def _order_months(as_of: date, policy: Policy, candidates: pd.Index) -> dict:
     """Distinct calendar months with a sale (revenue > 0) in the look-back, for the given
-    customers only: the query reads their lines through the (customer, order_date) index.
-    Customers left out get no count (None): the rule cannot fire for them."""
+    customers only: the query reads their sales days by key. Customers left out get no
+    count (None): the rule cannot fire for them."""
     if len(candidates) == 0:
         return {}
     start = as_of - timedelta(days=policy.one_off_lookback_days)
-    table = _q(SalesLine._meta.db_table)
+    table = _q(SalesDay._meta.db_table)
     if connection.vendor == "postgresql":
-        month = "date_trunc('month', order_date)"
+        month = "date_trunc('month', day)"
         where = "customer_id = ANY(%s)"
         params = [list(map(int, candidates)), start, as_of]
     else:
-        month = "strftime('%%Y-%%m', order_date)"
+        month = "strftime('%%Y-%%m', day)"
         where = f"customer_id IN ({', '.join(str(int(pk)) for pk in candidates)})"
         params = [start, as_of]
     sql = (
         f"SELECT customer_id, COUNT(DISTINCT {month}) FROM {table} "
-        f"WHERE {where} AND revenue > 0 AND order_date > %s AND order_date <= %s "
+        f"WHERE {where} AND sold_lines > 0 AND day > %s AND day <= %s "
         f"GROUP BY customer_id"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         months = dict(cursor.fetchall())
     return {pk: int(months.get(pk, 0)) for pk in candidates}
+
+
+def _alongside(query, *args) -> Future:
+    """query(*args) on a connection of its own, in a thread, while this one goes on (the
+    Pareto tiers in pandas use one core, PostgreSQL the other); `.result()` waits for it.
+    Not where this connection is inside a transaction (tests in one): the other connection
+    would not see its uncommitted rows; nor on SQLite (one writer, nothing to gain)."""
+    future = Future()
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        future.set_result(query(*args))
+        return future
+
+    def run():
+        try:
+            future.set_result(query(*args))
+        except BaseException as error:  # handed to whoever waits on .result()
+            future.set_exception(error)
+        finally:
+            connection.close()  # this thread's own connection, not the caller's
+
+    threading.Thread(target=run, name="recompute-lateness", daemon=True).start()
+    return future
 
 
 def _lateness(as_of: date, window_days: int) -> pd.DataFrame:
