@@ -11,6 +11,7 @@ import psycopg
 import pytest
 from django.db import connection
 
+from accounts import sales_days
 from accounts.models import SalesDay, SalesDayStale, SalesLine
 from accounts.sales_days import sales_days_refresh
 from kam.money import to_cents
@@ -115,6 +116,19 @@ def test_a_refresh_sums_only_the_customers_whose_lines_changed():
 # -- PostgreSQL -----------------------------------------------------------------------------
 
 postgresql_only = postgres_only("transition-table triggers, row locks between two sessions")
+
+
+@postgresql_only
+def test_a_big_refresh_sums_every_day_afresh(monkeypatch):
+    a, b = CustomerFactory(), CustomerFactory()
+    SalesLine.objects.bulk_create([_line(a, "SO-1", D1, "10.00", "5.00"),
+                                   _line(b, "SO-2", D1, "20.00", "5.00")])  # fmt: skip
+    sales_days_refresh()
+    SalesDay.objects.filter(customer_id=a.pk).update(revenue=1)  # past the triggers
+    SalesLine.objects.filter(order_ref="SO-2").update(cost=Decimal("6.00"))
+    monkeypatch.setattr(sales_days, "FULL_REFRESH_MIN", 0)  # one customer in two is stale
+    assert sales_days_refresh() == 1
+    assert _stored() == _summed_from_lines()  # a's day too
 
 
 @postgresql_only

@@ -8,6 +8,7 @@ exactly on a cut-off lands on the side the SPEC says, never on the side a float 
 from bisect import bisect_left
 from fractions import Fraction
 
+import numpy as np
 import pandas as pd
 
 
@@ -24,30 +25,41 @@ def pareto_tiers(
     Returns, on the same index: share, before, cumulative (floats, for display), rank
     (nullable int) and tier.
     """
-    frame = pd.DataFrame({"value": values.astype("int64"), "code": codes})
-    positive = frame[frame["value"] > 0].sort_values(["value", "code"], ascending=[False, True])
-    total = int(positive["value"].sum())
-    result = pd.DataFrame(index=frame.index)
-    result["tier"] = "C"
-    result["rank"] = pd.array([None] * len(frame), dtype="Int64")
-    result["before"] = float("nan")
-    result["cumulative"] = float("nan")
-    result["share"] = frame["value"] / total if total else 0.0
-    if total == 0:
-        return result
-    cumulative = positive["value"].cumsum()
-    before = cumulative - positive["value"]
-    # `before` grows down the ranking, so A is a prefix, then B, then C: two bisections
-    # find the boundaries, each comparison on Python ints (exact products).
-    exact = before.tolist()
-    a_end = bisect_left(exact, True, key=lambda b: not _below(b, a_cutoff, total))
-    b_end = bisect_left(exact, True, lo=a_end, key=lambda b: not _below(b, b_cutoff, total))
-    tiers = ["A"] * a_end + ["B"] * (b_end - a_end) + ["C"] * (len(exact) - b_end)
-    result.loc[positive.index, "tier"] = tiers
-    result.loc[positive.index, "rank"] = range(1, len(positive) + 1)
-    result.loc[positive.index, "before"] = before.astype(float) / total
-    result.loc[positive.index, "cumulative"] = cumulative.astype(float) / total
-    return result
+    value = values.astype("int64").to_numpy()
+    n = len(value)
+    positive = np.flatnonzero(value > 0)
+    # By value descending, then code ascending: lexsort's last key is the primary one.
+    order = positive[np.lexsort((codes.to_numpy()[positive].astype(str), -value[positive]))]
+    ranked = value[order]
+    total = int(ranked.sum())
+    tier = np.full(n, "C", dtype=object)
+    rank = np.full(n, pd.NA, dtype=object)
+    before_share = np.full(n, np.nan)
+    cumulative_share = np.full(n, np.nan)
+    share = value / total if total else np.zeros(n)
+    if total:
+        cumulative = np.cumsum(ranked)
+        before = cumulative - ranked
+        # `before` grows down the ranking, so A is a prefix, then B, then C: two bisections
+        # find the boundaries, each comparison on Python ints (exact products).
+        exact = before.tolist()
+        a_end = bisect_left(exact, True, key=lambda b: not _below(b, a_cutoff, total))
+        b_end = bisect_left(exact, True, lo=a_end, key=lambda b: not _below(b, b_cutoff, total))
+        tier[order[:a_end]] = "A"
+        tier[order[a_end:b_end]] = "B"
+        rank[order] = np.arange(1, len(order) + 1)
+        before_share[order] = before / total
+        cumulative_share[order] = cumulative / total
+    return pd.DataFrame(
+        {
+            "tier": tier,
+            "rank": pd.array(rank, dtype="Int64"),
+            "before": before_share,
+            "cumulative": cumulative_share,
+            "share": share,
+        },
+        index=values.index,
+    )
 
 
 def _below(before: int, cutoff: Fraction, total: int) -> bool:

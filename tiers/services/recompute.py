@@ -18,6 +18,7 @@
 
 import json
 import logging
+import re
 import threading
 import time
 from concurrent.futures import Future
@@ -141,11 +142,11 @@ def _q(name: str) -> str:
 
 
 def _compute(*, as_of: date, policy: Policy) -> tuple[pd.DataFrame, dict]:
+    lateness = _alongside(_lateness, as_of, policy.window_days)
     customers = pd.DataFrame.from_records(
         Customer.objects.order_by("pk").values_list("pk", "code"), columns=["customer_id", "code"]
     ).set_index("customer_id")
     sales = _sales_window(as_of, policy.window_days)
-    lateness = _alongside(_lateness, as_of, policy.window_days)
     frame = customers.join(sales, how="left")
     for column in ("revenue", "gross_profit", "pos_revenue", "returns", "pos_discount"):
         frame[column] = frame[column].fillna(0).astype("int64")
@@ -262,7 +263,8 @@ def _order_months(as_of: date, policy: Policy, candidates: pd.Index) -> dict:
 
 def _alongside(query, *args) -> Future:
     """query(*args) on a connection of its own, in a thread, while this one goes on (the
-    Pareto tiers in pandas use one core, PostgreSQL the other); `.result()` waits for it.
+    two aggregations run side by side, then the Pareto tiers in pandas use one core and
+    PostgreSQL the other); `.result()` waits for it.
     Not where this connection is inside a transaction (tests in one): the other connection
     would not see its uncommitted rows; nor on SQLite (one writer, nothing to gain)."""
     future = Future()
@@ -390,12 +392,21 @@ def _csv_text(out: pd.DataFrame) -> str:
         elif column.dtype.kind in "iub":
             cells.append(column.astype(str).tolist())
         else:
-            texts = column.astype(object).where(column.notna(), "").astype(str)
-            quote = texts.str.contains('[,"\n\r]', regex=True)
-            if quote.any():
-                texts[quote] = '"' + texts[quote].str.replace('"', '""') + '"'
-            cells.append(texts.tolist())
+            missing = column.isna().tolist()
+            texts = ["" if m else str(v) for v, m in zip(column.tolist(), missing, strict=True)]
+            # One search of the whole column (in C) before any cell's: tiers and rule names
+            # never need quoting, most columns hold nothing that does.
+            if _CSV_SPECIAL.search("\x00".join(texts)):
+                texts = [_csv_quoted(v) if _CSV_SPECIAL.search(v) else v for v in texts]
+            cells.append(texts)
     return "".join(",".join(row) + "\n" for row in zip(*cells, strict=True))
+
+
+_CSV_SPECIAL = re.compile('[,"\n\r]')
+
+
+def _csv_quoted(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"'
 
 
 def _publish(run: ContributionRun, frame, totals, *, duration_ms: int) -> None:
