@@ -59,19 +59,29 @@ def decide_tiers(
         "computed_tier", "excluded", "exclusion_rules", "reasons",
         "discount_rate", "return_rate", "avg_days_late",
     ]  # fmt: skip
-    # Non-candidates keep their profit tier with nothing measured.
-    result = pd.DataFrame(index=customers.index, columns=columns, dtype=object)
-    result["computed_tier"] = customers["profit_tier"]
-    result["excluded"] = False
-    result["exclusion_rules"] = ""
-    result["reasons"] = [[] for _ in range(len(customers))]
-    result[["discount_rate", "return_rate", "avg_days_late"]] = None
+    # Non-candidates keep their profit tier with nothing measured: columns filled by
+    # position (numpy), the candidates' placed over them.
+    n = len(customers)
+    values = {
+        "computed_tier": customers["profit_tier"].to_numpy(dtype=object).copy(),
+        "excluded": np.zeros(n, dtype=bool).astype(object),
+        "exclusion_rules": np.full(n, "", dtype=object),
+        "reasons": [[] for _ in range(n)],
+        "discount_rate": np.full(n, None, dtype=object),
+        "return_rate": np.full(n, None, dtype=object),
+        "avg_days_late": np.full(n, None, dtype=object),
+    }
     is_candidate = customers["profit_tier"].isin(["A", "B"]) | (customers["revenue_tier"] == "A")
-    candidates = customers[is_candidate]
-    if len(candidates):
-        decided = _decide_candidates(candidates, company_revenue, company_profit, policy)
-        result.loc[candidates.index, columns] = decided[columns]
-    return result
+    at = np.flatnonzero(is_candidate.to_numpy())
+    if len(at):
+        decided = _decide_candidates(customers.iloc[at], company_revenue, company_profit, policy)
+        for column in columns:
+            if column == "reasons":  # lists: numpy would read a list of them as 2-D
+                for i, found in zip(at, decided[column], strict=True):
+                    values[column][i] = found
+            else:
+                values[column][at] = decided[column].to_numpy(dtype=object)
+    return pd.DataFrame(values, index=customers.index, columns=columns, dtype=object)
 
 
 def _exact(column: pd.Series) -> np.ndarray:
