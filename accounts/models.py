@@ -316,17 +316,19 @@ class SalesDay(models.Model):
 
 
 class SalesDayStale(models.Model):
-    """A customer whose sales lines changed since its sales days were last summed: marked by
-    triggers on the lines, cleared by sales_days_refresh (accounts/sales_days.py)."""
+    """A customer's month whose sales lines changed since its sales days were last summed:
+    marked by triggers on the lines, cleared by sales_days_refresh (accounts/sales_days.py)."""
 
-    customer_id = models.BigIntegerField(primary_key=True)
+    pk = models.CompositePrimaryKey("customer_id", "month")
+    customer_id = models.BigIntegerField()
+    month = models.DateField()  # its first day
 
     class Meta:
-        verbose_name = _("customer with stale sales days")
-        verbose_name_plural = _("customers with stale sales days")
+        verbose_name = _("stale month of sales days")
+        verbose_name_plural = _("stale months of sales days")
 
     def __str__(self) -> str:
-        return str(self.customer_id)
+        return f"{self.customer_id}/{self.month:%Y-%m}"
 
 
 class Receivable(models.Model):

@@ -12,7 +12,8 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.http import QueryDict
 
-from accounts.models import Customer, SalesLine
+from accounts import sales_days
+from accounts.models import Customer, SalesDay, SalesLine
 from tests.factories import CustomerFactory, ReceivableFactory, SalesLineFactory
 from tiers.models import ContributionRun, CustomerContribution, TierOverride
 from tiers.reports import report_queryset
@@ -316,3 +317,36 @@ def test_a_book_bigger_than_one_written_slice_gets_every_row_right():
     assert stored == {f"K{n:05d}": Decimal(n + 1) / 100 for n in range(count)}
     top = CustomerContribution.objects.filter(run=run).order_by("profit_rank")[:3]
     assert [c.customer.code for c in top] == [f"K{n:05d}" for n in range(count - 1, count - 4, -1)]
+
+
+def _report(run) -> list:
+    fields = [f.name for f in CustomerContribution._meta.fields if f.name not in ("id", "run")]
+    return list(CustomerContribution.objects.filter(run=run).order_by("customer").values(*fields))
+
+
+def test_a_run_after_the_sales_days_were_kept_up_to_date_equals_one_from_days_summed_afresh(book):
+    """The issue's stretch: a nightly run after one more day of lines sums only the months
+    that changed (accounts/sales_days.py); its report must be the one every day summed
+    again from the lines gives."""
+    big, mid, small = book
+    once = CustomerFactory(code="ONCE")
+    contribution_recompute(as_of=D1)
+    # The next days: new lines (one a return), a line moved to another customer, a changed
+    # and a deleted one, a customer's only line.
+    line(big, "300.00", "100.00", day=D2)
+    line(mid, "-50.00", "-20.00", day=D2)
+    line(once, "9000.00", "1000.00", day=D2, discount=Decimal("3000.00"))
+    moved = SalesLine.objects.filter(customer=small).order_by("order_date").last()
+    moved.customer = mid
+    moved.save()
+    SalesLine.objects.filter(customer=big).order_by("order_date").first().delete()
+    SalesLine.objects.filter(customer=mid, order_date__lt=D1).update(cost=Decimal("150.00"))
+    kept = ContributionRun.objects.get(pk=contribution_recompute(as_of=D2).run_id)
+
+    SalesDay.objects.all().delete()
+    with connection.cursor() as cursor:
+        cursor.execute(sales_days._mark_all())
+    afresh = ContributionRun.objects.get(pk=contribution_recompute(as_of=D2).run_id)
+    assert SalesDay.objects.exists()
+    assert _report(afresh) == _report(kept)
+    assert [r["tier"] for r in _report(kept)] != ["C"] * 4  # a real book, not an empty one
