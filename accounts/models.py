@@ -316,19 +316,20 @@ class SalesDay(models.Model):
 
 
 class SalesDayStale(models.Model):
-    """A customer's month whose sales lines changed since its sales days were last summed:
-    marked by triggers on the lines, cleared by sales_days_refresh (accounts/sales_days.py)."""
+    """A customer whose sales lines between two days changed since its sales days were last
+    summed: marked by triggers on the lines, cleared by sales_days_refresh
+    (accounts/sales_days.py)."""
 
-    pk = models.CompositePrimaryKey("customer_id", "month")
-    customer_id = models.BigIntegerField()
-    month = models.DateField()  # its first day
+    customer_id = models.BigIntegerField(primary_key=True)
+    first_day = models.DateField()
+    last_day = models.DateField()
 
     class Meta:
-        verbose_name = _("stale month of sales days")
-        verbose_name_plural = _("stale months of sales days")
+        verbose_name = _("customer with stale sales days")
+        verbose_name_plural = _("customers with stale sales days")
 
     def __str__(self) -> str:
-        return f"{self.customer_id}/{self.month:%Y-%m}"
+        return f"{self.customer_id}: {self.first_day}..{self.last_day}"
 
 
 class Receivable(models.Model):

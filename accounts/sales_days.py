@@ -7,22 +7,25 @@ customer and day with a line) it reads a fifth as many rows. Every figure is a s
 days give exactly what the lines give, for any window.
 
 The days are brought up to date by `sales_days_refresh`, which the recompute calls first:
-- Whatever writes sales lines (imports, the ORM, the admin, raw SQL) marks the months it
-  touches (customer, first day of the month) stale, by a trigger, in the same transaction.
-  On PostgreSQL one trigger per statement (INSERT, UPDATE, DELETE) reads the statement's
-  rows (transition tables) and upserts their distinct months, in key order; on SQLite, row
-  triggers. Marking is all an import pays: summing the days in the trigger itself took 5 s
-  of a million-line import. A month, not a customer: a day of lines for the biggest
-  customers would otherwise have their whole history summed again (7.7 s in the benchmark).
-- The refresh takes the stale months (locked in key order, then deleted) and sums their
-  days afresh from their lines, in one transaction. A writer still in progress holds its
-  marks' rows: the refresh waits for it and then sees its lines (the mark is an update that
-  locks even when the month was already marked); a writer that starts later marks again.
+- Whatever writes sales lines (imports, the ORM, the admin, raw SQL) marks each customer it
+  touches stale with the first and last day touched, by a trigger, in the same
+  transaction. On PostgreSQL one trigger per statement (INSERT, UPDATE, DELETE) reads the
+  statement's rows (transition tables) and upserts one mark per customer, in key order,
+  widening a mark already there; on SQLite, row triggers. Marking is all an import pays:
+  summing the days in the trigger itself took 5 s of a million-line import, marking each
+  (customer, month) ~1 s, a mark per customer ~0.3 s. The days between, not the customer's
+  whole history: a day of lines for the biggest customers would otherwise have all their
+  lines summed again (7.7 s in the benchmark).
+- The refresh takes the marks (locked in key order, then deleted) and sums the days between
+  their first and last day afresh from the lines, in one transaction. A writer still in
+  progress holds its marks' rows: the refresh waits for it and then sees its lines (the
+  mark is an update that locks even when the customer was already marked); a writer that
+  starts later marks again.
 - TRUNCATE of the lines empties the days.
 SQLite rebuilds a table to alter it, so, as with the foreign-key checks (kam/foreign_keys.py),
-its triggers are dropped before every `migrate` and made again after it, and every month
-with lines is marked stale then. tests/accounts/test_sales_days.py compares the days with
-the lines after every kind of write, on both databases.
+its triggers are dropped before every `migrate` and made again after it, and every customer
+with lines is marked stale then, over all its days. tests/accounts/test_sales_days.py
+compares the days with the lines after every kind of write, on both databases.
 """
 
 from django.db import connection, migrations, transaction
@@ -56,76 +59,61 @@ def _summed(join: str = "", where: str = "") -> str:
     )
 
 
-def _month(day: str) -> str:
-    if connection.vendor == "postgresql":
-        return f"date_trunc('month', {day})::date"
-    return f"strftime('%Y-%m-01', {day})"
-
-
-# A refresh of at least this many months sums every day afresh (PostgreSQL): one scan of
-# the lines into an emptied table, instead of a lock and a lookup per month and a delete of
-# each day before it is written again (which makes every new day's key check visit the old
-# one).
-FULL_REFRESH_MIN = 200_000
+# A refresh of at least this share of the customers, and at least this many, sums every day
+# afresh (PostgreSQL): one scan of the lines into an emptied table, instead of a lock and an
+# index lookup per customer and a delete of each day before it is written again (which
+# makes every new day's key check visit the old one).
+FULL_REFRESH_SHARE = 0.1
+FULL_REFRESH_MIN = 10_000
 
 
 def sales_days_refresh() -> int:
-    """Sum the days of every stale month afresh; return how many months that was."""
+    """Sum the days of every stale customer afresh, between the first and last day marked;
+    return how many customers that was."""
     with transaction.atomic(), connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(f"SELECT COUNT(*) FROM {STALE}")
-            count = cursor.fetchone()[0]
-            if count == 0:
-                return 0
-            # A big refresh sums millions of lines in one hash table.
-            cursor.execute("SET LOCAL work_mem = '512MB'")
-            if count >= FULL_REFRESH_MIN:
-                return _full_refresh(cursor)
-            # Locked in key order, as the triggers mark them: no deadlock with a writer.
-            cursor.execute(
-                f"SELECT array_agg(customer_id), array_agg(month) FROM (SELECT customer_id, "
-                f"month FROM {STALE} ORDER BY customer_id, month FOR UPDATE) AS stale"
-            )
-            customers, months = cursor.fetchone()
-            stale = "unnest(%s::bigint[], %s::date[]) AS m(customer_id, month)"
-            in_month = "(m.month + interval '1 month')::date"
-            cursor.execute(
-                f"DELETE FROM {DAYS} AS d USING {stale} WHERE d.customer_id = m.customer_id "
-                f"AND d.day >= m.month AND d.day < {in_month}",
-                [customers, months],
-            )
-            join = (
-                f"JOIN {stale} ON l.customer_id = m.customer_id "
-                f"AND l.order_date >= m.month AND l.order_date < {in_month}"
-            )
-            cursor.execute(_summed(join), [customers, months])
-            # Only the marks locked above: one made since (by a writer that committed after
-            # the lock) stays, and its month is summed again next time.
-            cursor.execute(
-                f"DELETE FROM {STALE} AS s USING {stale} "
-                f"WHERE s.customer_id = m.customer_id AND s.month = m.month",
-                [customers, months],
-            )
-            return len(customers)
-        # SQLite: one writer at a time, nothing can mark a month meanwhile.
         cursor.execute(f"SELECT COUNT(*) FROM {STALE}")
         count = cursor.fetchone()[0]
-        cursor.execute(f"DELETE FROM {DAYS} WHERE {_marked(DAYS, 'day')}")
-        cursor.execute(_summed(where=f"WHERE {_marked('l', 'order_date')}"))
-        cursor.execute(f"DELETE FROM {STALE}")
-        return count
-
-
-def _marked(row: str, day: str) -> str:
-    """SQLite: the row's month is stale."""
-    return (
-        f"EXISTS (SELECT 1 FROM {STALE} AS m WHERE m.customer_id = {row}.customer_id "
-        f"AND m.month = {_month(f'{row}.{day}')})"
-    )
+        if count == 0:
+            return 0
+        if connection.vendor != "postgresql":  # SQLite: one writer, nobody marks meanwhile
+            marked = (
+                f"EXISTS (SELECT 1 FROM {STALE} AS m WHERE m.customer_id = {{row}}.customer_id "
+                f"AND {{row}}.{{day}} BETWEEN m.first_day AND m.last_day)"
+            )
+            cursor.execute(f"DELETE FROM {DAYS} WHERE " + marked.format(row=DAYS, day="day"))
+            cursor.execute(_summed(where="WHERE " + marked.format(row="l", day="order_date")))
+            cursor.execute(f"DELETE FROM {STALE}")
+            return count
+        # A big refresh sums millions of lines in one hash table.
+        cursor.execute("SET LOCAL work_mem = '512MB'")
+        cursor.execute("SELECT COUNT(*) FROM accounts_customer")
+        if count >= max(FULL_REFRESH_SHARE * cursor.fetchone()[0], FULL_REFRESH_MIN):
+            return _full_refresh(cursor)
+        # Locked in key order, as the triggers mark them: no deadlock with a writer.
+        cursor.execute(
+            f"SELECT array_agg(customer_id), array_agg(first_day), array_agg(last_day) FROM "
+            f"(SELECT * FROM {STALE} ORDER BY customer_id FOR UPDATE) AS stale"
+        )
+        marks = list(cursor.fetchone())
+        stale = "unnest(%s::bigint[], %s::date[], %s::date[]) AS m(customer_id, first, last)"
+        cursor.execute(
+            f"DELETE FROM {DAYS} AS d USING {stale} WHERE d.customer_id = m.customer_id "
+            f"AND d.day BETWEEN m.first AND m.last",
+            marks,
+        )
+        join = (
+            f"JOIN {stale} ON l.customer_id = m.customer_id "
+            f"AND l.order_date BETWEEN m.first AND m.last"
+        )
+        cursor.execute(_summed(join), marks)
+        # Only the marks locked above: one made since (by a writer that committed after the
+        # lock) stays, and its days are summed again next time.
+        cursor.execute(f"DELETE FROM {STALE} WHERE customer_id = ANY(%s)", marks[:1])
+        return len(marks[0])
 
 
 def _full_refresh(cursor) -> int:
-    """Every day summed afresh (PostgreSQL); return how many months were marked.
+    """Every day summed afresh (PostgreSQL); return how many customers were marked.
 
     The marks' table is locked against writers instead of each mark (as TRUNCATE would
     lock it, but before counting): one whose mark is not committed yet is waited for, one
@@ -142,10 +130,13 @@ def _full_refresh(cursor) -> int:
 
 
 def _mark_all() -> str:
-    """SQL: every month with lines is stale (the days are summed at the next refresh)."""
+    """SQL: every customer with lines is stale over all its days (summed at the next
+    refresh)."""
     return (
-        f"INSERT INTO {STALE} (customer_id, month) SELECT DISTINCT customer_id, "
-        f"{_month('order_date')} FROM {LINES} WHERE true ON CONFLICT DO NOTHING"
+        f"INSERT INTO {STALE} (customer_id, first_day, last_day) SELECT customer_id, "
+        f"MIN(order_date), MAX(order_date) FROM {LINES} GROUP BY customer_id "
+        f"ON CONFLICT (customer_id) DO UPDATE SET first_day = excluded.first_day, "
+        f"last_day = excluded.last_day"
     )
 
 
@@ -154,15 +145,16 @@ def _mark_all() -> str:
 
 def postgresql_sql() -> list[str]:
     def mark(rows: str) -> str:
-        # DO UPDATE, not DO NOTHING: it locks an existing mark too, so a refresh running
-        # meanwhile waits for this transaction and then sees its lines (see the module).
+        # DO UPDATE, which locks an existing mark too, so a refresh running meanwhile waits
+        # for this transaction and then sees its lines (see the module).
         return (
-            f"INSERT INTO {STALE} AS s (customer_id, month) SELECT DISTINCT customer_id, "
-            f"date_trunc('month', order_date)::date FROM {rows} ORDER BY 1, 2 "
-            f"ON CONFLICT (customer_id, month) DO UPDATE SET month = s.month"
+            f"INSERT INTO {STALE} AS s (customer_id, first_day, last_day) SELECT customer_id, "
+            f"MIN(order_date), MAX(order_date) FROM {rows} GROUP BY customer_id ORDER BY 1 "
+            f"ON CONFLICT (customer_id) DO UPDATE SET first_day = LEAST(s.first_day, "
+            f"excluded.first_day), last_day = GREATEST(s.last_day, excluded.last_day)"
         )
 
-    # An update marks the months a line left and the months it went to.
+    # An update marks the days a line left and the days it went to.
     moved = "(SELECT customer_id, order_date FROM old_rows UNION ALL SELECT customer_id, "
     moved += "order_date FROM new_rows) AS r"
     function = f"""
@@ -213,9 +205,9 @@ def postgresql_drop_sql() -> list[str]:
 
 
 class KeepSalesDays(migrations.operations.base.Operation):
-    """Make the triggers that mark months stale (PostgreSQL; SQLite's follow every migrate)
-    and sum the days of the lines already stored (PostgreSQL; SQLite marks every month with
-    lines stale)."""
+    """Make the triggers that mark customers stale (PostgreSQL; SQLite's follow every
+    migrate) and sum the days of the lines already stored (PostgreSQL; SQLite marks every
+    customer with lines stale)."""
 
     reversible = True
 
@@ -255,8 +247,10 @@ class KeepSalesDays(migrations.operations.base.Operation):
 def sqlite_sql() -> list[str]:
     def mark(row: str) -> str:
         return (
-            f"INSERT INTO {STALE} (customer_id, month) VALUES ({row}.customer_id, "
-            f"strftime('%Y-%m-01', {row}.order_date)) ON CONFLICT DO NOTHING;"
+            f"INSERT INTO {STALE} (customer_id, first_day, last_day) VALUES "
+            f"({row}.customer_id, {row}.order_date, {row}.order_date) ON CONFLICT (customer_id) "
+            f"DO UPDATE SET first_day = MIN(first_day, excluded.first_day), "
+            f"last_day = MAX(last_day, excluded.last_day);"
         )
 
     watched = "customer_id, order_date, revenue, cost, discount"
@@ -285,7 +279,7 @@ def sqlite_days_drop(*, using: str = "default", **kwargs) -> None:
 
 
 def sqlite_days_install(*, using: str = "default", **kwargs) -> None:
-    """post_migrate: make the triggers again and mark every month with lines stale."""
+    """post_migrate: make the triggers again and mark every customer with lines stale."""
     from django.db import connections
 
     connection = connections[using]

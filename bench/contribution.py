@@ -117,7 +117,7 @@ def build_receivables(url: str, first: int, last: int, args, first_id: int) -> N
 
 def add_next_day(url: str, args) -> int:
     """One more day of sales lines (a 730th of the book, on as_of + 1), as a nightly import
-    brings; returns how many (customer, month) they mark stale."""
+    brings; returns how many customers they mark stale."""
     with psycopg.connect(url, autocommit=True) as conn:
         first_id = conn.execute("SELECT min(id) FROM accounts_customer").fetchone()[0]
         customer = order_customer("n / 3", first_id, args.customers)
@@ -265,12 +265,12 @@ print(f"REFRESH {time.perf_counter() - started:.3f} {customers}")
 
 
 def days_refresh(env: dict) -> float | None:
-    """Seconds to sum the sales days of every month the load marked stale (what the first
+    """Seconds to sum the sales days of every customer the load marked stale (what the first
     recompute after loading a whole history does first); None if none was stale."""
     _process_s, _rss, output = manage(env, "shell", "-c", REFRESH)
     line = next(line for line in output.splitlines() if line.startswith("REFRESH"))
     seconds, customers = line.split()[1:]
-    print(f"sales days of {int(customers):,} (customer, month) summed in {float(seconds):.2f} s")
+    print(f"sales days of {int(customers):,} customers summed in {float(seconds):.2f} s")
     return float(seconds) if int(customers) else None
 
 
@@ -408,8 +408,8 @@ def main() -> None:
         f"ratio {warm_process_s / floor_s:.2f}"
     )
     print(f"next_day_recompute_seconds={next_s:.2f} (as of the next day, after one more day of "
-          f"lines: {args.lines // 730:,} lines, their {touched:,} customers' months of sales days "
-          f"summed again; ratio {next_s / floor_s:.2f})")  # fmt: skip
+          f"lines: {args.lines // 730:,} lines, their {touched:,} customers' days summed "
+          f"again; ratio {next_s / floor_s:.2f})")  # fmt: skip
     print(f"peak_rss_mb={rss / 1e6:.0f}")
     ok = warm_s / floor_s <= 1.5 and rss <= 1e9
     print("goal (ratio <= 1.5, peak RSS <= 1 GB):", "met" if ok else "NOT met")

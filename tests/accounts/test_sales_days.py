@@ -99,25 +99,28 @@ def test_the_days_are_the_lines_summed_after_every_kind_of_write():
     assert not any(customer_id == c.pk for customer_id, _day in days)
 
 
-def test_a_refresh_sums_only_the_months_whose_lines_changed():
+def test_a_refresh_sums_only_the_days_that_changed():
     a, b = CustomerFactory(), CustomerFactory()
     SalesLine.objects.bulk_create([
         _line(a, "SO-1", D1, "10.00", "5.00"),
         _line(b, "SO-2", D1, "20.00", "5.00"),
-        _line(b, "SO-3", D3, "30.00", "5.00"),  # another month
+        _line(b, "SO-3", D3, "30.00", "5.00"),
     ])  # fmt: skip
-    assert set(SalesDayStale.objects.values_list("customer_id", "month")) == {
-        (a.pk, date(2026, 3, 1)), (b.pk, date(2026, 3, 1)), (b.pk, date(2026, 4, 1))
+    assert set(SalesDayStale.objects.values_list("customer_id", "first_day", "last_day")) == {
+        (a.pk, D1, D1), (b.pk, D1, D3)
     }  # fmt: skip
-    assert sales_days_refresh() == 3
+    assert sales_days_refresh() == 2
     assert sales_days_refresh() == 0
     SalesLine.objects.filter(order_ref="SO-2").update(cost=Decimal("6.00"))
-    # Days changed past the lines' triggers are left alone: only b's March is summed again.
+    SalesLine.objects.bulk_create([_line(b, "SO-4", D2, "1.00", "0.50")])
+    assert SalesDayStale.objects.get(customer_id=b.pk).last_day == D2  # widened, one mark
+    # Days changed past the lines' triggers are left alone: only b's D1..D2 is summed again.
     SalesDay.objects.update(revenue=1)
     assert sales_days_refresh() == 1
     assert _stored()[(a.pk, D1)][0] == 1
     assert _stored()[(b.pk, D3)][0] == 1
     assert _stored()[(b.pk, D1)] == (2000, 1400, 0, 0, 1, 1)
+    assert _stored()[(b.pk, D2)] == (100, 50, 0, 0, 1, 1)
 
 
 # -- PostgreSQL -----------------------------------------------------------------------------
@@ -151,12 +154,12 @@ def test_truncating_the_lines_empties_the_days():
 
 @postgresql_only
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize("refresh", ["by month", "full"])
-def test_a_refresh_waits_for_a_writer_of_a_stale_month_and_then_sums_its_lines(
+@pytest.mark.parametrize("refresh", ["by customer", "full"])
+def test_a_refresh_waits_for_a_writer_of_a_stale_customer_and_then_sums_its_lines(
     refresh, monkeypatch
 ):
-    """The race the marks are upserted for: the month is already stale (marked by an earlier
-    import) when a second import adds lines to it; a refresh starting before that import
+    """The race the marks are upserted for: the customer is already stale (marked by an
+    earlier import) when a second import adds lines; a refresh starting before that import
     commits must not clear the mark and miss its lines."""
     if refresh == "full":
         monkeypatch.setattr(sales_days, "FULL_REFRESH_MIN", 1)
@@ -203,7 +206,7 @@ def test_a_writer_that_marks_during_a_refresh_leaves_its_customer_stale():
     try:
         # The refresh's first steps, by hand: the marks locked and deleted, not committed.
         refreshing.execute(
-            "SELECT customer_id FROM accounts_salesdaystale ORDER BY customer_id, month FOR UPDATE"
+            "SELECT customer_id FROM accounts_salesdaystale ORDER BY customer_id FOR UPDATE"
         )
         refreshing.execute("DELETE FROM accounts_salesdaystale")
         writer = connect("sales-days-writer", autocommit=True)
