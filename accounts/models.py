@@ -316,17 +316,18 @@ class SalesDay(models.Model):
 
 
 class SalesDayStale(models.Model):
-    """A customer whose sales lines between two days changed since its sales days were last
-    summed: marked by triggers on the lines, cleared by sales_days_refresh
-    (accounts/sales_days.py)."""
+    """A mark: a customer's sales lines between two days changed since its sales days were
+    summed. Inserted by triggers on the lines (one per statement and customer; SQLite: per
+    line), never updated, deleted by sales_days_refresh (accounts/sales_days.py)."""
 
-    customer_id = models.BigIntegerField(primary_key=True)
+    # Indexed for SQLite's refresh, which looks a day's marks up by customer.
+    customer_id = models.BigIntegerField(db_index=True)
     first_day = models.DateField()
     last_day = models.DateField()
 
     class Meta:
-        verbose_name = _("customer with stale sales days")
-        verbose_name_plural = _("customers with stale sales days")
+        verbose_name = _("stale sales days")
+        verbose_name_plural = _("stale sales days")
 
     def __str__(self) -> str:
         return f"{self.customer_id}: {self.first_day}..{self.last_day}"

@@ -10,21 +10,24 @@ The days are brought up to date by `sales_days_refresh`, which the recompute cal
 - Whatever writes sales lines (imports, the ORM, the admin, raw SQL) marks each customer it
   touches stale with the first and last day touched, by a trigger, in the same
   transaction. On PostgreSQL one trigger per statement (INSERT, UPDATE, DELETE) reads the
-  statement's rows (transition tables) and upserts one mark per customer, in key order,
-  widening a mark already there; on SQLite, row triggers. Marking is all an import pays:
-  summing the days in the trigger itself took 5 s of a million-line import, marking each
-  (customer, month) ~1 s, a mark per customer ~0.3 s. The days between, not the customer's
-  whole history: a day of lines for the biggest customers would otherwise have all their
-  lines summed again (7.7 s in the benchmark).
-- The refresh takes the marks (locked in key order, then deleted) and sums the days between
-  their first and last day afresh from the lines, in one transaction. A writer still in
-  progress holds its marks' rows: the refresh waits for it and then sees its lines (the
-  mark is an update that locks even when the customer was already marked); a writer that
-  starts later marks again.
+  statement's rows (transition tables) and inserts one mark per customer; on SQLite, row
+  triggers, a mark per line. Marking is all an import pays: summing the days in the trigger
+  itself took 5 s of a million-line import, marking each (customer, month) ~1 s, a mark per
+  customer ~0.3 s. The days between, not the customer's whole history: a day of lines for
+  the biggest customers would otherwise have all their lines summed again (7.7 s in the
+  benchmark).
+- The marks are a log: only inserted by writers, never updated, so writers never wait for
+  each other or for a refresh (an upserted mark, one row per customer, made two imports of
+  the same customers wait for each other, and deadlock with a refresh). The refresh reads
+  the marks, sums each marked customer's days between its first and last marked day afresh
+  from the lines, and deletes exactly the marks it read, in one transaction. A mark it reads
+  is committed, so its lines are too, and the refresh's later statements see them; a mark
+  of a writer still in progress is not read, stays, and is summed next time. Refreshes
+  themselves take turns (a transaction-level advisory lock).
 - TRUNCATE of the lines empties the days.
 SQLite rebuilds a table to alter it, so, as with the foreign-key checks (kam/foreign_keys.py),
 its triggers are dropped before every `migrate` and made again after it, and every customer
-with lines is marked stale then, over all its days. tests/accounts/test_sales_days.py
+with lines or days is marked stale then, over all of them. tests/accounts/test_sales_days.py
 compares the days with the lines after every kind of write, on both databases.
 """
 
@@ -60,83 +63,84 @@ def _summed(join: str = "", where: str = "") -> str:
 
 
 # A refresh of at least this share of the customers, and at least this many, sums every day
-# afresh (PostgreSQL): one scan of the lines into an emptied table, instead of a lock and an
-# index lookup per customer and a delete of each day before it is written again (which
+# afresh (PostgreSQL): one scan of the lines into an emptied table, instead of an index
+# lookup per customer and a delete of each day before it is written again (which
 # makes every new day's key check visit the old one).
 FULL_REFRESH_SHARE = 0.1
 FULL_REFRESH_MIN = 10_000
+
+
+# Refreshes take turns (only the recompute, under its own run lock, calls one; a second
+# caller waits): the key is an arbitrary constant, unique to KAM within the database.
+REFRESH_LOCK_KEY = 0x4B414D44
 
 
 def sales_days_refresh() -> int:
     """Sum the days of every stale customer afresh, between the first and last day marked;
     return how many customers that was."""
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(f"SELECT COUNT(*) FROM {STALE}")
-        count = cursor.fetchone()[0]
-        if count == 0:
+        postgresql = connection.vendor == "postgresql"
+        if postgresql:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [REFRESH_LOCK_KEY])
+        cursor.execute(f"SELECT id FROM {STALE}")
+        ids = [row[0] for row in cursor.fetchall()]
+        if not ids:
             return 0
-        if connection.vendor != "postgresql":  # SQLite: one writer, nobody marks meanwhile
+        if not postgresql:  # SQLite: one writer at a time, nobody marks meanwhile
             marked = (
                 f"EXISTS (SELECT 1 FROM {STALE} AS m WHERE m.customer_id = {{row}}.customer_id "
                 f"AND {{row}}.{{day}} BETWEEN m.first_day AND m.last_day)"
             )
+            cursor.execute(f"SELECT COUNT(DISTINCT customer_id) FROM {STALE}")
+            customers = cursor.fetchone()[0]
             cursor.execute(f"DELETE FROM {DAYS} WHERE " + marked.format(row=DAYS, day="day"))
             cursor.execute(_summed(where="WHERE " + marked.format(row="l", day="order_date")))
             cursor.execute(f"DELETE FROM {STALE}")
-            return count
+            return customers
+        # Each customer's marks (those just read: not one committed since) as one range.
+        cursor.execute(
+            f"SELECT array_agg(customer_id), array_agg(first), array_agg(last) FROM "
+            f"(SELECT customer_id, MIN(first_day) AS first, MAX(last_day) AS last "
+            f"FROM {STALE} WHERE id = ANY(%s) GROUP BY customer_id) AS marked",
+            [ids],
+        )
+        ranges = list(cursor.fetchone())
         # A big refresh sums millions of lines in one hash table.
         cursor.execute("SET LOCAL work_mem = '512MB'")
         cursor.execute("SELECT COUNT(*) FROM accounts_customer")
-        if count >= max(FULL_REFRESH_SHARE * cursor.fetchone()[0], FULL_REFRESH_MIN):
-            return _full_refresh(cursor)
-        # Locked in key order, as the triggers mark them: no deadlock with a writer.
-        cursor.execute(
-            f"SELECT array_agg(customer_id), array_agg(first_day), array_agg(last_day) FROM "
-            f"(SELECT * FROM {STALE} ORDER BY customer_id FOR UPDATE) AS stale"
-        )
-        marks = list(cursor.fetchone())
-        stale = "unnest(%s::bigint[], %s::date[], %s::date[]) AS m(customer_id, first, last)"
-        cursor.execute(
-            f"DELETE FROM {DAYS} AS d USING {stale} WHERE d.customer_id = m.customer_id "
-            f"AND d.day BETWEEN m.first AND m.last",
-            marks,
-        )
-        join = (
-            f"JOIN {stale} ON l.customer_id = m.customer_id "
-            f"AND l.order_date BETWEEN m.first AND m.last"
-        )
-        cursor.execute(_summed(join), marks)
-        # Only the marks locked above: one made since (by a writer that committed after the
-        # lock) stays, and its days are summed again next time.
-        cursor.execute(f"DELETE FROM {STALE} WHERE customer_id = ANY(%s)", marks[:1])
-        return len(marks[0])
+        if len(ranges[0]) >= max(FULL_REFRESH_SHARE * cursor.fetchone()[0], FULL_REFRESH_MIN):
+            sum_all(cursor)
+        else:
+            stale = "unnest(%s::bigint[], %s::date[], %s::date[]) AS m(customer_id, first, last)"
+            cursor.execute(
+                f"DELETE FROM {DAYS} AS d USING {stale} WHERE d.customer_id = m.customer_id "
+                f"AND d.day BETWEEN m.first AND m.last",
+                ranges,
+            )
+            join = (
+                f"JOIN {stale} ON l.customer_id = m.customer_id "
+                f"AND l.order_date BETWEEN m.first AND m.last"
+            )
+            cursor.execute(_summed(join), ranges)
+        cursor.execute(f"DELETE FROM {STALE} WHERE id = ANY(%s)", [ids])
+        return len(ranges[0])
 
 
-def _full_refresh(cursor) -> int:
-    """Every day summed afresh (PostgreSQL); return how many customers were marked.
-
-    The marks' table is locked against writers instead of each mark (as TRUNCATE would
-    lock it, but before counting): one whose mark is not committed yet is waited for, one
-    that marks later waits for this transaction and its mark stays. TRUNCATE, not DELETE,
-    of the days: deleted rows left in the table make each new row's key check visit them.
-    Only the recompute reads the days, and it is the caller.
-    """
-    cursor.execute(f"LOCK TABLE {STALE} IN ACCESS EXCLUSIVE MODE")
-    cursor.execute(f"SELECT COUNT(*) FROM {STALE}")
-    count = cursor.fetchone()[0]
-    cursor.execute(f"TRUNCATE {DAYS}, {STALE}")
+def sum_all(cursor) -> None:
+    """Every day summed afresh from the lines (PostgreSQL). TRUNCATE, not DELETE: deleted
+    rows left in the table make each new row's key check visit them. Only the recompute
+    reads the days, and it is the caller (or the migration that makes them)."""
+    cursor.execute(f"TRUNCATE {DAYS}")
     cursor.execute(_summed())
-    return count
 
 
 def _mark_all() -> str:
-    """SQL: every customer with lines is stale over all its days (summed at the next
-    refresh)."""
+    """SQL: every customer with lines or days is stale over all of them (summed again at
+    the next refresh; a day whose lines went while the triggers were away goes too)."""
     return (
         f"INSERT INTO {STALE} (customer_id, first_day, last_day) SELECT customer_id, "
-        f"MIN(order_date), MAX(order_date) FROM {LINES} GROUP BY customer_id "
-        f"ON CONFLICT (customer_id) DO UPDATE SET first_day = excluded.first_day, "
-        f"last_day = excluded.last_day"
+        f"MIN(day), MAX(day) FROM (SELECT customer_id, order_date AS day FROM {LINES} "
+        f"UNION ALL SELECT customer_id, day FROM {DAYS}) AS known GROUP BY customer_id"
     )
 
 
@@ -145,13 +149,9 @@ def _mark_all() -> str:
 
 def postgresql_sql() -> list[str]:
     def mark(rows: str) -> str:
-        # DO UPDATE, which locks an existing mark too, so a refresh running meanwhile waits
-        # for this transaction and then sees its lines (see the module).
         return (
-            f"INSERT INTO {STALE} AS s (customer_id, first_day, last_day) SELECT customer_id, "
-            f"MIN(order_date), MAX(order_date) FROM {rows} GROUP BY customer_id ORDER BY 1 "
-            f"ON CONFLICT (customer_id) DO UPDATE SET first_day = LEAST(s.first_day, "
-            f"excluded.first_day), last_day = GREATEST(s.last_day, excluded.last_day)"
+            f"INSERT INTO {STALE} (customer_id, first_day, last_day) SELECT customer_id, "
+            f"MIN(order_date), MAX(order_date) FROM {rows} GROUP BY customer_id"
         )
 
     # An update marks the days a line left and the days it went to.
@@ -231,7 +231,7 @@ class KeepSalesDays(migrations.operations.base.Operation):
                 schema_editor.execute(statement, params=None)
             with schema_editor.connection.cursor() as cursor:
                 cursor.execute("SET LOCAL work_mem = '512MB'")
-                _full_refresh(cursor)
+                sum_all(cursor)
         else:
             schema_editor.execute(_mark_all(), params=None)
 
@@ -248,9 +248,7 @@ def sqlite_sql() -> list[str]:
     def mark(row: str) -> str:
         return (
             f"INSERT INTO {STALE} (customer_id, first_day, last_day) VALUES "
-            f"({row}.customer_id, {row}.order_date, {row}.order_date) ON CONFLICT (customer_id) "
-            f"DO UPDATE SET first_day = MIN(first_day, excluded.first_day), "
-            f"last_day = MAX(last_day, excluded.last_day);"
+            f"({row}.customer_id, {row}.order_date, {row}.order_date);"
         )
 
     watched = "customer_id, order_date, revenue, cost, discount"

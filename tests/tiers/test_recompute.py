@@ -325,7 +325,7 @@ def _report(run) -> list:
 
 
 def test_a_run_after_the_sales_days_were_kept_up_to_date_equals_one_from_days_summed_afresh(book):
-    """The issue's stretch: a nightly run after one more day of lines sums only the months
+    """The issue's stretch: a nightly run after one more day of lines sums only the days
     that changed (accounts/sales_days.py); its report must be the one every day summed
     again from the lines gives."""
     big, mid, small = book

@@ -89,10 +89,10 @@ def contribution_recompute(*, as_of: date) -> RunSummary:
     with _run_lock():
         started_at, started = timezone.now(), time.monotonic()
         _delete_dead_runs()
-        sales_days_refresh()  # the sales days of customers whose lines changed
         policy = policy_current()
         run = ContributionRun.objects.create(as_of=as_of, policy=policy, started_at=started_at)
         try:
+            sales_days_refresh()  # the sales days of customers whose lines changed
             frame, totals = _compute(as_of=as_of, policy=policy_frozen(policy))
             _write_rows(run, frame)
             duration_ms = int((time.monotonic() - started) * 1000)
@@ -143,6 +143,13 @@ def _q(name: str) -> str:
 
 def _compute(*, as_of: date, policy: Policy) -> tuple[pd.DataFrame, dict]:
     lateness = _alongside(_lateness, as_of, policy.window_days)
+    try:
+        return _computed(as_of=as_of, policy=policy, lateness=lateness)
+    finally:
+        lateness.exception()  # waits: no query of ours outlives the run, even a failed one
+
+
+def _computed(*, as_of: date, policy: Policy, lateness: Future) -> tuple[pd.DataFrame, dict]:
     customers = pd.DataFrame.from_records(
         Customer.objects.order_by("pk").values_list("pk", "code"), columns=["customer_id", "code"]
     ).set_index("customer_id")
@@ -265,10 +272,15 @@ def _alongside(query, *args) -> Future:
     """query(*args) on a connection of its own, in a thread, while this one goes on (the
     two aggregations run side by side, then the Pareto tiers in pandas use one core and
     PostgreSQL the other); `.result()` waits for it.
-    Not where this connection is inside a transaction (tests in one): the other connection
-    would not see its uncommitted rows; nor on SQLite (one writer, nothing to gain)."""
+    Not where this connection is inside a transaction (tests in one, or autocommit turned
+    off): the other connection would not see its uncommitted rows; nor on SQLite (one
+    writer, nothing to gain)."""
     future = Future()
-    if connection.vendor != "postgresql" or connection.in_atomic_block:
+    if (
+        connection.vendor != "postgresql"
+        or connection.in_atomic_block
+        or not connection.get_autocommit()
+    ):
         future.set_result(query(*args))
         return future
 
