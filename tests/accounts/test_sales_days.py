@@ -249,3 +249,36 @@ def test_writers_of_the_same_customers_in_opposite_orders_do_not_wait_for_each_o
         second.close()
     assert _refreshed() == _summed_from_lines()
     assert SalesLine.objects.count() == 4
+
+
+@postgresql_only
+@pytest.mark.django_db(transaction=True)
+def test_a_refresh_waits_for_a_truncate_of_the_lines_instead_of_deadlocking_with_it():
+    customer = CustomerFactory()
+    SalesLine.objects.bulk_create([_line(customer, "SO-1", D1, "10.00", "5.00")])
+    sales_days_refresh()
+    SalesLine.objects.filter(order_ref="SO-1").update(cost=Decimal("6.00"))  # a mark
+    truncating = connect("sales-days-truncate", autocommit=False)
+    outcome = {}
+
+    def refresh():
+        try:
+            outcome["customers"] = sales_days_refresh()
+        except BaseException as error:
+            outcome["error"] = error
+        finally:
+            connection.close()
+
+    try:
+        truncating.execute("LOCK TABLE accounts_salesline IN ACCESS EXCLUSIVE MODE")
+        thread = threading.Thread(target=refresh)
+        thread.start()
+        thread.join(0.5)
+        assert thread.is_alive(), "the refresh should wait for the lines"
+        truncating.execute("TRUNCATE accounts_salesline")  # its trigger empties the days
+        truncating.commit()
+        thread.join(10)
+    finally:
+        truncating.close()
+    assert outcome == {"customers": 0}  # the marks went with the lines
+    assert not SalesDay.objects.exists() and not SalesDayStale.objects.exists()
