@@ -179,6 +179,23 @@ def test_truncating_the_lines_empties_the_days():
     assert not SalesDayStale.objects.exists()
 
 
+def _refresh_in_thread(outcome: dict) -> threading.Thread:
+    """sales_days_refresh() started in a thread, on a connection of its own; its result or
+    error lands in `outcome`."""
+
+    def refresh():
+        try:
+            outcome["customers"] = sales_days_refresh()
+        except BaseException as error:
+            outcome["error"] = error
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=refresh)
+    thread.start()
+    return thread
+
+
 def _insert_line(session, customer_id: int, ref: str, day: date = D1) -> None:
     session.execute(
         "INSERT INTO accounts_salesline (customer_id, order_ref, line_no, order_date, "
@@ -201,19 +218,9 @@ def test_a_refresh_neither_waits_for_a_writer_nor_loses_its_lines(refresh, monke
     SalesLine.objects.bulk_create([_line(customer, "SO-1", D1, "10.00", "5.00")])
     writer = connect("sales-days-writer", autocommit=False)
     outcome = {}
-
-    def refresh():
-        try:
-            outcome["customers"] = sales_days_refresh()
-        except BaseException as error:
-            outcome["error"] = error
-        finally:
-            connection.close()
-
     try:
         _insert_line(writer, customer.pk, "SO-2")
-        thread = threading.Thread(target=refresh)
-        thread.start()
+        thread = _refresh_in_thread(outcome)
         thread.join(10)
         assert not thread.is_alive(), "the refresh waited for the writer"
         assert outcome == {"customers": 1}
@@ -260,19 +267,9 @@ def test_a_refresh_waits_for_a_truncate_of_the_lines_instead_of_deadlocking_with
     SalesLine.objects.filter(order_ref="SO-1").update(cost=Decimal("6.00"))  # a mark
     truncating = connect("sales-days-truncate", autocommit=False)
     outcome = {}
-
-    def refresh():
-        try:
-            outcome["customers"] = sales_days_refresh()
-        except BaseException as error:
-            outcome["error"] = error
-        finally:
-            connection.close()
-
     try:
         truncating.execute("LOCK TABLE accounts_salesline IN ACCESS EXCLUSIVE MODE")
-        thread = threading.Thread(target=refresh)
-        thread.start()
+        thread = _refresh_in_thread(outcome)
         thread.join(0.5)
         assert thread.is_alive(), "the refresh should wait for the lines"
         truncating.execute("TRUNCATE accounts_salesline")  # its trigger empties the days
