@@ -77,8 +77,9 @@ def decide_tiers(
         decided = _decide_candidates(customers.iloc[at], company_revenue, company_profit, policy)
         for column in columns:
             if column == "reasons":  # lists: numpy would read a list of them as 2-D
-                for i, found in zip(at, decided[column], strict=True):
-                    values[column][i] = found
+                found = decided[column].to_numpy()
+                for j in np.flatnonzero(decided["excluded"].to_numpy(dtype=bool)):
+                    values[column][at[j]] = found[j]
             else:
                 values[column][at] = decided[column].to_numpy(dtype=object)
     return pd.DataFrame(values, index=customers.index, columns=columns, dtype=object)
@@ -87,7 +88,10 @@ def decide_tiers(
 def _exact(column: pd.Series) -> np.ndarray:
     """Python ints in an object array: products of cents never overflow, and a comparison
     is exact however large the figures (numpy loops over them in C, not a Python loop)."""
-    return np.array([int(v) for v in column.to_numpy()], dtype=object)
+    values = column.to_numpy()
+    if values.dtype.kind in "iu":
+        return values.astype(object)  # each a Python int, converted in C
+    return np.array([int(v) for v in values], dtype=object)
 
 
 def _decide_candidates(rows: pd.DataFrame, company_revenue: int, company_profit: int, policy):
@@ -99,10 +103,9 @@ def _decide_candidates(rows: pd.DataFrame, company_revenue: int, company_profit:
     returns = _exact(rows["returns"])
     late_amount, late_weighted = _exact(rows["late_amount"]), _exact(rows["late_weighted"])
     months = rows["order_months"].to_numpy(dtype=object)
-    measured = np.array([m is not None and not pd.isna(m) for m in months], dtype=bool)
-    months_int = np.array(
-        [int(m) if ok else 0 for m, ok in zip(months, measured, strict=True)], dtype=object
-    )
+    measured = ~pd.isna(months)
+    months_int = np.zeros(n, dtype=object)
+    months_int[measured] = [int(m) for m in months[measured]]
     revenue_a = (rows["revenue_tier"] == "A").to_numpy()
 
     one_off = measured & (months_int <= policy.one_off_max_months).astype(bool)
@@ -138,12 +141,20 @@ def _decide_candidates(rows: pd.DataFrame, company_revenue: int, company_profit:
     avg_days_late = np.full(n, None, dtype=object)
     avg_days_late[has_late] = late_weighted[has_late] / late_amount[has_late]
 
-    profit_tier = rows["profit_tier"].to_numpy(dtype=object)
-    tier = profit_tier.copy()
     fired_any = one_off | low_margin | discounting | returning | paying_late
     squeezer = discounting | returning | paying_late
+    # The lowest of the profit tier and the cap of each rule that fired (letters: the later,
+    # the lower), and the names of the rules that fired, in rule order.
+    tier = rows["profit_tier"].to_numpy(dtype=object).copy()
+    for fired, cap in (
+        (one_off, policy.one_off_cap),
+        (low_margin, policy.low_margin_cap),
+        (squeezer, policy.squeezer_cap),
+    ):
+        tier[fired] = np.maximum(tier[fired], cap)
+    rules = _RULE_NAMES[one_off * 1 + low_margin * 2 + squeezer * 4]
+
     reasons = [[] for _ in range(n)]
-    rules = np.full(n, "", dtype=object)
     company_margin = company_profit / company_revenue if company_revenue > 0 else None
     margin_threshold = (
         float(policy.low_margin_ratio) * company_profit / company_revenue
@@ -151,19 +162,17 @@ def _decide_candidates(rows: pd.DataFrame, company_revenue: int, company_profit:
         else None
     )
     for i in np.flatnonzero(fired_any):
-        found, caps = reasons[i], [profit_tier[i]]
+        found = reasons[i]
         if one_off[i]:
             found.append(
                 _reason(RULE_ONE_OFF, "order_months", months_int[i], policy.one_off_max_months,
                         policy.one_off_cap, lookback_days=policy.one_off_lookback_days)
             )  # fmt: skip
-            caps.append(policy.one_off_cap)
         if low_margin[i]:
             found.append(
                 _reason(RULE_LOW_MARGIN, "margin", profit[i] / revenue[i], margin_threshold,
                         policy.low_margin_cap, company_margin=company_margin)
             )  # fmt: skip
-            caps.append(policy.low_margin_cap)
         if discounting[i]:
             found.append(
                 _reason(RULE_SQUEEZER, "discount_rate", discount_rate[i],
@@ -179,18 +188,6 @@ def _decide_candidates(rows: pd.DataFrame, company_revenue: int, company_profit:
                 _reason(RULE_SQUEEZER, "avg_days_late", avg_days_late[i],
                         policy.squeezer_days_late, policy.squeezer_cap)
             )  # fmt: skip
-        if squeezer[i]:
-            caps.append(policy.squeezer_cap)
-        tier[i] = lowest(*caps)
-        rules[i] = ";".join(
-            rule
-            for rule, fired in (
-                (RULE_ONE_OFF, one_off[i]),
-                (RULE_LOW_MARGIN, low_margin[i]),
-                (RULE_SQUEEZER, squeezer[i]),
-            )
-            if fired
-        )
     return pd.DataFrame(
         {
             "computed_tier": tier,
@@ -207,6 +204,12 @@ def _decide_candidates(rows: pd.DataFrame, company_revenue: int, company_profit:
 
 
 _RULE_ORDER = [RULE_ONE_OFF, RULE_LOW_MARGIN, RULE_SQUEEZER]
+# exclusion_rules for each set of fired rules, indexed by one_off + 2 × low_margin +
+# 4 × squeezer: "", "one_off", "low_margin", "one_off;low_margin", ...
+_RULE_NAMES = np.array(
+    [";".join(r for bit, r in enumerate(_RULE_ORDER) if k >> bit & 1) for k in range(8)],
+    dtype=object,
+)
 
 
 def _reason(rule: str, measure: str, value, threshold, cap: str, **extra) -> dict:
