@@ -9,7 +9,7 @@ import openpyxl
 import pytest
 from django.conf import settings
 from django.core.management import CommandError, call_command
-from django.db import connection
+from django.db import DataError, IntegrityError, OperationalError, connection
 from django.http import QueryDict
 
 from accounts import sales_days
@@ -17,6 +17,7 @@ from accounts.models import Customer, SalesDay, SalesLine
 from tests.factories import CustomerFactory, ReceivableFactory, SalesLineFactory
 from tiers.models import ContributionRun, CustomerContribution, TierOverride
 from tiers.reports import report_queryset
+from tiers.services import recompute
 from tiers.services.export import COLUMNS
 from tiers.services.overrides import tier_override_create, tier_override_revoke
 from tiers.services.recompute import (
@@ -317,6 +318,80 @@ def test_a_book_bigger_than_one_written_slice_gets_every_row_right():
     assert stored == {f"K{n:05d}": Decimal(n + 1) / 100 for n in range(count)}
     top = CustomerContribution.objects.filter(run=run).order_by("profit_rank")[:3]
     assert [c.customer.code for c in top] == [f"K{n:05d}" for n in range(count - 1, count - 4, -1)]
+
+
+def test_a_sum_past_a_bigint_of_cents_fails_the_run_rather_than_coming_out_wrong(rep):
+    """Window sums are bigints (kam_sum on PostgreSQL, SUM on SQLite): two lines of 50
+    quadrillion yuan overflow them, and the run fails saying so; nothing is published."""
+    huge = CustomerFactory(code="HUGE", owner=rep)
+    line(huge, "50000000000000000.00", months_back=1)
+    line(huge, "50000000000000000.00", months_back=2)
+    with pytest.raises((DataError, OperationalError), match=r"out of range|overflow"):
+        contribution_recompute(as_of=D1)
+    run = ContributionRun.objects.get()
+    assert run.status == ContributionRun.Status.FAILED and not run.is_current
+    assert not CustomerContribution.objects.exists()
+
+
+needs_two_sessions = pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="the run's rows are written by two connections at once on PostgreSQL only",
+)
+
+
+@needs_two_sessions
+@pytest.mark.django_db(transaction=True)
+def test_the_two_halves_written_side_by_side_hold_every_row_once():
+    """Outside a transaction (as in the nightly task) each half of the rows is copied by a
+    connection of its own: none lost, none twice, each where it belongs."""
+    count = 2 * _WRITE_ROWS + 345
+    customers = Customer.objects.bulk_create(
+        [Customer(code=f"K{n:05d}", name=f"客户{n}") for n in range(count)]
+    )
+    SalesLine.objects.bulk_create(
+        SalesLine(customer=c, order_ref=f"SO-{n}", line_no=1, order_date=D1, quantity=1,
+                  revenue=Decimal(n + 1) / 100, cost=0, discount=0)
+        for n, c in enumerate(customers)
+    )  # fmt: skip
+    run = ContributionRun.objects.get(pk=contribution_recompute(as_of=D1).run_id)
+    assert run.is_current and run.customer_count == count
+    stored = CustomerContribution.objects.filter(run=run).values_list("customer__code", "revenue")
+    assert sorted(stored) == [(f"K{n:05d}", Decimal(n + 1) / 100) for n in range(count)]
+
+
+@needs_two_sessions
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("deleted", ["FIRST", "LAST"], ids=["first half", "second half"])
+def test_a_half_that_fails_fails_the_run_and_leaves_none_of_its_rows(rep, monkeypatch, deleted):
+    """A customer deleted after the run read it: the half holding it breaks its key and
+    fails, whichever connection wrote it. The run is failed, the other half's committed
+    rows are gone, the previous run stays current, and the next run completes."""
+    CustomerFactory(code="FIRST", owner=rep)  # no lines: may be deleted (lines protect)
+    for code in ("BIG", "MID"):
+        line(CustomerFactory(code=code, owner=rep), "700.00", "300.00")
+    CustomerFactory(code="LAST", owner=rep)  # in pk order: FIRST, BIG | MID, LAST
+    previous = contribution_recompute(as_of=D1).run_id
+    compute = recompute._compute
+
+    def compute_then_delete(**kwargs):
+        computed = compute(**kwargs)
+        Customer.objects.get(code=deleted).delete()  # a user, between the read and the write
+        return computed
+
+    monkeypatch.setattr(recompute, "_compute", compute_then_delete)
+    with pytest.raises(IntegrityError, match="violates foreign key"):
+        contribution_recompute(as_of=D2)
+    assert not Customer.objects.filter(code=deleted).exists()
+    failed = ContributionRun.objects.get(as_of=D2)
+    assert failed.status == ContributionRun.Status.FAILED
+    assert "violates foreign key" in failed.error
+    assert not CustomerContribution.objects.filter(run=failed).exists()
+    assert ContributionRun.objects.get(is_current=True).pk == previous
+
+    monkeypatch.undo()
+    summary = contribution_recompute(as_of=D2)
+    assert ContributionRun.objects.get(is_current=True).pk == summary.run_id
+    assert summary.customers == 3
 
 
 def _report(run) -> list:
