@@ -313,7 +313,7 @@ def timed(name, function):
             phases.append((name, time.perf_counter() - started))
     return wrapper
 
-for name in ("_compute", "_sales_window", "_order_months", "_lateness", "_previous_tiers",
+for name in ("_compute", "_sales_window", "_order_months", "_other_reads", "_lateness", "_previous_tiers",
              "pareto_tiers", "decide_tiers", "_write_rows", "_publish",
              "_delete_dead_runs", "policy_current"):
     setattr(recompute, name, timed(name, getattr(recompute, name)))

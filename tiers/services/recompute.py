@@ -16,12 +16,14 @@
    replaced run as current a moment before publication still reads all its rows).
 """
 
+import gc
 import json
 import logging
 import re
 import threading
 import time
 from concurrent.futures import Future
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 from fractions import Fraction
@@ -87,7 +89,7 @@ def policy_frozen(policy: TierPolicy) -> Policy:
 
 def contribution_recompute(*, as_of: date) -> RunSummary:
     """Compute and publish the run for `as_of`; raise RunInProgress if one is running."""
-    with _run_lock():
+    with _run_lock(), _gc_paused():
         started_at, started = timezone.now(), time.monotonic()
         _delete_dead_runs()
         policy = policy_current()
@@ -119,6 +121,21 @@ def contribution_recompute(*, as_of: date) -> RunSummary:
     return summary
 
 
+@contextmanager
+def _gc_paused():
+    """Python's cycle collector off for the run: it builds hundreds of thousands of tuples,
+    lists and dicts that live until the run ends, and each generation-2 collection they
+    set off walks every object of the process again (~0.15 s of a 1.5 s run). The run makes
+    no cycles worth collecting early; the collector resumes when it ends."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 # -- locking -------------------------------------------------------------------------------
 
 
@@ -146,9 +163,9 @@ def _q(name: str) -> str:
 
 
 def _compute(*, as_of: date, policy: Policy) -> tuple[pd.DataFrame, dict]:
-    # The customers and their receivables are read on a second connection while this one
-    # sums the sales days.
-    alongside = _alongside(_customers_and_lateness, as_of, policy.window_days)
+    # The customers, their receivables and their previous tiers are read on a second
+    # connection while this one sums the sales days.
+    alongside = _alongside(_other_reads, as_of, policy.window_days)
     try:
         return _computed(as_of=as_of, policy=policy, alongside=alongside)
     finally:
@@ -157,7 +174,7 @@ def _compute(*, as_of: date, policy: Policy) -> tuple[pd.DataFrame, dict]:
 
 def _computed(*, as_of: date, policy: Policy, alongside: Future) -> tuple[pd.DataFrame, dict]:
     sales = _sales_window(as_of, policy.window_days)
-    customers, lateness = alongside.result()
+    customers, lateness, previous_tiers = alongside.result()
     frame = customers.join(sales, how="left")
     for column in ("revenue", "gross_profit", "pos_revenue", "returns", "pos_discount"):
         frame[column] = frame[column].fillna(0).astype("int64")
@@ -199,7 +216,7 @@ def _computed(*, as_of: date, policy: Policy, alongside: Future) -> tuple[pd.Dat
         profit_cents / revenue_cents if revenue_cents > 0 else None
         for profit_cents, revenue_cents in zip(frame["gross_profit"], frame["revenue"], strict=True)
     ]
-    frame["previous_tier"] = _previous_tiers(as_of).reindex(frame.index).fillna("")
+    frame["previous_tier"] = previous_tiers.reindex(frame.index).fillna("")
     totals = {
         "revenue": from_cents(company_revenue),
         "gross_profit": from_cents(company_profit),
@@ -310,11 +327,12 @@ def _alongside(query, *args) -> Future:
     return future
 
 
-def _customers_and_lateness(as_of: date, window_days: int):
+def _other_reads(as_of: date, window_days: int) -> tuple:
+    """What the run reads besides the sales days: (customers, lateness, previous tiers)."""
     customers = pd.DataFrame.from_records(
         Customer.objects.order_by("pk").values_list("pk", "code"), columns=["customer_id", "code"]
     ).set_index("customer_id")
-    return customers, _lateness(as_of, window_days)
+    return customers, _lateness(as_of, window_days), _previous_tiers(as_of)
 
 
 def _lateness(as_of: date, window_days: int) -> pd.DataFrame:
@@ -451,8 +469,9 @@ def _csv_text(out: pd.DataFrame) -> str:
         elif column.dtype.kind in "iu":
             cells.append(list(map(str, values.tolist())))
         else:
-            missing = column.isna().tolist()
-            texts = ["" if m else str(v) for v, m in zip(column.tolist(), missing, strict=True)]
+            texts = list(map(str, column.tolist()))
+            if column.hasnans:
+                texts = ["" if m else v for v, m in zip(texts, column.isna().tolist(), strict=True)]
             # One search of the whole column (in C) before any cell's: tiers and rule names
             # never need quoting, most columns hold nothing that does.
             if _CSV_SPECIAL.search("\x00".join(texts)):
@@ -470,9 +489,12 @@ def _micros(values: np.ndarray) -> list[str]:
     missing = np.isnan(values)
     huge = ~missing & (np.abs(values) >= 1e12)
     micros = np.rint(np.where(missing | huge, 0.0, values) * 1e6).astype(np.int64)
-    texts = [f"{m}e-6" for m in micros.tolist()]
-    for i in np.flatnonzero(missing):
-        texts[i] = ""
+    if missing.any():
+        texts = [
+            "" if m else f"{v}e-6" for v, m in zip(micros.tolist(), missing.tolist(), strict=True)
+        ]
+    else:
+        texts = [f"{v}e-6" for v in micros.tolist()]
     for i in np.flatnonzero(huge):
         texts[i] = f"{values[i]:.6f}"
     return texts
