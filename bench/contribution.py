@@ -313,9 +313,9 @@ def timed(name, function):
             phases.append((name, time.perf_counter() - started))
     return wrapper
 
-for name in ("_compute", "_sales_window", "_order_months", "_other_reads", "_lateness", "_previous_tiers",
-             "pareto_tiers", "decide_tiers", "_write_rows", "_publish",
-             "_delete_dead_runs", "policy_current"):
+for name in ("_compute", "_sales_window", "_order_months", "_beside_the_sales", "_lateness",
+             "_previous_tiers", "pareto_tiers", "decide_tiers", "_copy_stream", "_write_rows",
+             "_publish", "_fail_dead_runs", "_delete_dead_rows", "policy_current"):
     setattr(recompute, name, timed(name, getattr(recompute, name)))
 
 def sql_timer(execute, sql, params, many, context):

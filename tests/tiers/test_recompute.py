@@ -3,6 +3,7 @@
 import csv
 import datetime
 import io
+import threading
 from decimal import Decimal
 
 import openpyxl
@@ -21,6 +22,7 @@ from tiers.services import recompute
 from tiers.services.export import COLUMNS
 from tiers.services.overrides import tier_override_create, tier_override_revoke
 from tiers.services.recompute import (
+    _DECIDE_ROWS,
     _WRITE_ROWS,
     RUN_LOCK_KEY,
     RunInProgress,
@@ -341,9 +343,12 @@ needs_two_sessions = pytest.mark.skipif(
 
 @needs_two_sessions
 @pytest.mark.django_db(transaction=True)
-def test_the_two_halves_written_side_by_side_hold_every_row_once():
-    """Outside a transaction (as in the nightly task) each half of the rows is copied by a
-    connection of its own: none lost, none twice, each where it belongs."""
+@pytest.mark.parametrize("decide_rows", [_DECIDE_ROWS, 1_000], ids=["one slice", "many slices"])
+def test_rows_copied_by_two_streams_side_by_side_are_every_row_once(monkeypatch, decide_rows):
+    """Outside a transaction (as in the nightly task) the slices of decided rows go in turn
+    to two connections, each copying its own: none lost, none twice, each where it
+    belongs."""
+    monkeypatch.setattr(recompute, "_DECIDE_ROWS", decide_rows)
     count = 2 * _WRITE_ROWS + 345
     customers = Customer.objects.bulk_create(
         [Customer(code=f"K{n:05d}", name=f"客户{n}") for n in range(count)]
@@ -357,20 +362,39 @@ def test_the_two_halves_written_side_by_side_hold_every_row_once():
     assert run.is_current and run.customer_count == count
     stored = CustomerContribution.objects.filter(run=run).values_list("customer__code", "revenue")
     assert sorted(stored) == [(f"K{n:05d}", Decimal(n + 1) / 100) for n in range(count)]
+    top = CustomerContribution.objects.filter(run=run).order_by("profit_rank")[:3]
+    assert [c.customer.code for c in top] == [f"K{n:05d}" for n in range(count - 1, count - 4, -1)]
+
+
+@pytest.fixture
+def four(rep):
+    """In pk order FIRST, BIG, MID, LAST; FIRST and LAST have no lines, so a user may delete
+    them (lines protect their customer). Two customers a slice: FIRST and BIG go to the
+    first stream, MID and LAST to the second."""
+    CustomerFactory(code="FIRST", owner=rep)
+    for code in ("BIG", "MID"):
+        line(CustomerFactory(code=code, owner=rep), "700.00", "300.00")
+    CustomerFactory(code="LAST", owner=rep)
+    return contribution_recompute(as_of=D1).run_id
+
+
+def _failed_without_rows(previous: int) -> ContributionRun:
+    failed = ContributionRun.objects.get(as_of=D2)
+    assert failed.status == ContributionRun.Status.FAILED
+    assert not CustomerContribution.objects.filter(run=failed).exists()
+    assert ContributionRun.objects.get(is_current=True).pk == previous
+    assert not [t for t in threading.enumerate() if t.name.startswith("recompute")]
+    return failed
 
 
 @needs_two_sessions
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize("deleted", ["FIRST", "LAST"], ids=["first half", "second half"])
-def test_a_half_that_fails_fails_the_run_and_leaves_none_of_its_rows(rep, monkeypatch, deleted):
-    """A customer deleted after the run read it: the half holding it breaks its key and
-    fails, whichever connection wrote it. The run is failed, the other half's committed
-    rows are gone, the previous run stays current, and the next run completes."""
-    CustomerFactory(code="FIRST", owner=rep)  # no lines: may be deleted (lines protect)
-    for code in ("BIG", "MID"):
-        line(CustomerFactory(code=code, owner=rep), "700.00", "300.00")
-    CustomerFactory(code="LAST", owner=rep)  # in pk order: FIRST, BIG | MID, LAST
-    previous = contribution_recompute(as_of=D1).run_id
+@pytest.mark.parametrize("deleted", ["FIRST", "LAST"], ids=["first stream", "second stream"])
+def test_a_stream_that_fails_fails_the_run_and_leaves_none_of_its_rows(four, monkeypatch, deleted):
+    """A customer deleted after the run read it: the stream copying its row breaks its key
+    and fails, whichever it is. The run is failed, the other stream's committed rows are
+    gone, the previous run stays current, and the next run completes."""
+    monkeypatch.setattr(recompute, "_DECIDE_ROWS", 2)
     compute = recompute._compute
 
     def compute_then_delete(**kwargs):
@@ -382,16 +406,33 @@ def test_a_half_that_fails_fails_the_run_and_leaves_none_of_its_rows(rep, monkey
     with pytest.raises(IntegrityError, match="violates foreign key"):
         contribution_recompute(as_of=D2)
     assert not Customer.objects.filter(code=deleted).exists()
-    failed = ContributionRun.objects.get(as_of=D2)
-    assert failed.status == ContributionRun.Status.FAILED
-    assert "violates foreign key" in failed.error
-    assert not CustomerContribution.objects.filter(run=failed).exists()
-    assert ContributionRun.objects.get(is_current=True).pk == previous
+    assert "violates foreign key" in _failed_without_rows(four).error
 
     monkeypatch.undo()
     summary = contribution_recompute(as_of=D2)
     assert ContributionRun.objects.get(is_current=True).pk == summary.run_id
     assert summary.customers == 3
+
+
+@needs_two_sessions
+@pytest.mark.django_db(transaction=True)
+def test_a_run_that_fails_while_its_streams_copy_rolls_them_back(four, monkeypatch):
+    """The first slice is with a stream when deciding the second fails (a fault injected
+    into the rules): the streams roll back and end, nothing of the run is left."""
+    monkeypatch.setattr(recompute, "_DECIDE_ROWS", 2)
+    decide = recompute.decide_tiers
+    calls = []
+
+    def decide_then_fail(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("the rules broke on the second slice")
+        return decide(*args, **kwargs)
+
+    monkeypatch.setattr(recompute, "decide_tiers", decide_then_fail)
+    with pytest.raises(RuntimeError, match="second slice"):
+        contribution_recompute(as_of=D2)
+    assert "second slice" in _failed_without_rows(four).error
 
 
 def _report(run) -> list:

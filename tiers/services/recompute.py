@@ -5,20 +5,22 @@
 2. A ContributionRun row is committed as "running"; readers only ever read the current run.
 3. The sales days (the lines summed per customer and day, accounts/sales_days.py) of
    customers whose lines changed are summed afresh; a few SQL statements then aggregate
-   the sales days and receivables to one row per customer.
+   the sales days and receivables to one row per customer, on two connections at once.
 4. The pure functions (pareto, rules) decide tiers; pandas sees one row per customer.
-5. The run's rows are written (COPY on PostgreSQL), outside any reader's view.
+5. The run's rows are written (COPY on PostgreSQL, by two connections at once, each slice
+   as soon as it is decided), outside any reader's view.
 6. One short transaction publishes: it applies managers' overrides as they are at that
    moment, makes this run current and the previous one not. Overrides and publication
    take the same transaction-level lock, so an override made during a run is never lost.
 7. A same-date run this one replaces is marked "replaced" in that transaction; its rows, and
-   those of runs that died, are deleted when the next run starts (a reader that picked the
+   those of runs that died, are deleted during the next run (a reader that picked the
    replaced run as current a moment before publication still reads all its rows).
 """
 
 import gc
 import json
 import logging
+import queue
 import re
 import threading
 import time
@@ -91,21 +93,23 @@ def contribution_recompute(*, as_of: date) -> RunSummary:
     """Compute and publish the run for `as_of`; raise RunInProgress if one is running."""
     with _run_lock(), _gc_paused():
         started_at, started = timezone.now(), time.monotonic()
-        _delete_dead_runs()
+        _fail_dead_runs()
         policy = policy_current()
         run = ContributionRun.objects.create(as_of=as_of, policy=policy, started_at=started_at)
         try:
             sales_days_refresh()  # the sales days of customers whose lines changed
-            frame, totals = _compute(as_of=as_of, policy=policy_frozen(policy))
-            _write_rows(run, frame)
+            with _RowWriter(run) as rows:
+                frame, totals = _compute(
+                    as_of=as_of, policy=policy_frozen(policy), write=rows.write
+                )
             duration_ms = int((time.monotonic() - started) * 1000)
             _publish(run, frame, totals, duration_ms=duration_ms)
         except BaseException as error:
             ContributionRun.objects.filter(pk=run.pk).update(
                 status=ContributionRun.Status.FAILED, error=repr(error)[:2000]
             )
-            # Rows a half of the write committed (_write_rows); if even this fails, the next
-            # run's _delete_dead_runs deletes them.
+            # Rows a stream of the writer committed (_RowWriter); if even this fails, the
+            # next run's _delete_dead_rows deletes them.
             CustomerContribution.objects.filter(run=run).delete()
             raise
     summary = RunSummary(
@@ -162,17 +166,16 @@ def _q(name: str) -> str:
     return connection.ops.quote_name(name)
 
 
-def _compute(*, as_of: date, policy: Policy) -> tuple[pd.DataFrame, dict]:
-    # The customers, their receivables and their previous tiers are read on a second
-    # connection while this one sums the sales days.
-    alongside = _alongside(_other_reads, as_of, policy.window_days)
+def _compute(*, as_of: date, policy: Policy, write) -> tuple[pd.DataFrame, dict]:
+    """Every customer's row; each slice of rows is handed to write() once final."""
+    alongside = _alongside(_beside_the_sales, as_of, policy.window_days)
     try:
-        return _computed(as_of=as_of, policy=policy, alongside=alongside)
+        return _computed(as_of=as_of, policy=policy, alongside=alongside, write=write)
     finally:
         alongside.exception()  # waits: no query of ours outlives the run, even a failed one
 
 
-def _computed(*, as_of: date, policy: Policy, alongside: Future) -> tuple[pd.DataFrame, dict]:
+def _computed(*, as_of, policy: Policy, alongside: Future, write) -> tuple[pd.DataFrame, dict]:
     sales = _sales_window(as_of, policy.window_days)
     customers, lateness, previous_tiers = alongside.result()
     frame = customers.join(sales, how="left")
@@ -207,16 +210,25 @@ def _computed(*, as_of: date, policy: Policy, alongside: Future) -> tuple[pd.Dat
         frame["late_weighted"].astype(object).where(frame["late_weighted"].notna(), 0)
     )
 
-    decided = decide_tiers(
-        frame, company_revenue=company_revenue, company_profit=company_profit, policy=policy
-    )
-    frame = frame.join(decided)
-    frame["tier"] = frame["computed_tier"]
     frame["margin"] = [
         profit_cents / revenue_cents if revenue_cents > 0 else None
         for profit_cents, revenue_cents in zip(frame["gross_profit"], frame["revenue"], strict=True)
     ]
     frame["previous_tier"] = previous_tiers.reindex(frame.index).fillna("")
+    # The rules, a slice of customers at a time, each slice written as soon as it is
+    # decided: PostgreSQL stores one while Python decides the next.
+    parts = []
+    for start in range(0, max(len(frame), 1), _DECIDE_ROWS):
+        part = frame.iloc[start : start + _DECIDE_ROWS]
+        part = part.join(
+            decide_tiers(
+                part, company_revenue=company_revenue, company_profit=company_profit, policy=policy
+            )
+        )
+        part["tier"] = part["computed_tier"]
+        write(part)
+        parts.append(part)
+    frame = pd.concat(parts)
     totals = {
         "revenue": from_cents(company_revenue),
         "gross_profit": from_cents(company_profit),
@@ -299,19 +311,23 @@ def _order_months(as_of: date, policy: Policy, candidates: pd.Index) -> dict:
     return {pk: int(months.get(pk, 0)) for pk in candidates}
 
 
+def _side_by_side() -> bool:
+    """Whether other connections may work beside this one: on PostgreSQL, and not where
+    this connection is inside a transaction (tests in one, or autocommit turned off): the
+    others would not see its uncommitted rows. SQLite has one writer: nothing to gain."""
+    return (
+        connection.vendor == "postgresql"
+        and not connection.in_atomic_block
+        and connection.get_autocommit()
+    )
+
+
 def _alongside(query, *args) -> Future:
     """query(*args) on a connection of its own, in a thread, while this one goes on (the
-    two aggregations run side by side, then the Pareto tiers in pandas use one core and
-    PostgreSQL the other); `.result()` waits for it.
-    Not where this connection is inside a transaction (tests in one, or autocommit turned
-    off): the other connection would not see its uncommitted rows; nor on SQLite (one
-    writer, nothing to gain)."""
+    two aggregations run side by side, then the rows are stored while Python decides and
+    formats); `.result()` waits for it. Called here and now where not _side_by_side()."""
     future = Future()
-    if (
-        connection.vendor != "postgresql"
-        or connection.in_atomic_block
-        or not connection.get_autocommit()
-    ):
+    if not _side_by_side():
         future.set_result(query(*args))
         return future
 
@@ -327,12 +343,16 @@ def _alongside(query, *args) -> Future:
     return future
 
 
-def _other_reads(as_of: date, window_days: int) -> tuple:
-    """What the run reads besides the sales days: (customers, lateness, previous tiers)."""
+def _beside_the_sales(as_of: date, window_days: int) -> tuple:
+    """The run's work on a second connection while this one sums the sales days: read the
+    customers, their receivables' lateness and their previous tiers; delete the rows of
+    dead runs."""
     customers = pd.DataFrame.from_records(
         Customer.objects.order_by("pk").values_list("pk", "code"), columns=["customer_id", "code"]
     ).set_index("customer_id")
-    return customers, _lateness(as_of, window_days), _previous_tiers(as_of)
+    read = customers, _lateness(as_of, window_days), _previous_tiers(as_of)
+    _delete_dead_rows()
+    return read
 
 
 def _lateness(as_of: date, window_days: int) -> pd.DataFrame:
@@ -384,11 +404,73 @@ _COLUMNS = [
 ]  # fmt: skip
 
 
-_WRITE_ROWS = 10_000
+_DECIDE_ROWS = 25_000  # customers decided, then written, at a time
+_WRITE_ROWS = 10_000  # rows formatted at a time for COPY
 
 
-def _write_rows(run: ContributionRun, frame: pd.DataFrame) -> None:
-    """The run's rows, built column-wise (no Python per cell) and copied (PostgreSQL)."""
+class _RowWriter:
+    """Writes a run's rows as _computed hands them over. Side by side (_side_by_side), two
+    streams take the slices in turn: each a thread with a connection of its own and one
+    COPY in one transaction, so PostgreSQL stores (parses, indexes, checks the keys of)
+    two slices at once while Python decides and formats the next. Each stream commits on
+    its own when the writer ends, or rolls back if the run failed before then; readers see
+    no row before _publish. Otherwise the slices are written at the end, on this
+    connection."""
+
+    STREAMS = 2
+
+    def __init__(self, run: ContributionRun):
+        self.run = run
+        self.parts = []  # to write at the end, on this connection
+        self.streams = []  # (queue of slices, future of its thread)
+        self.turn = 0
+
+    def __enter__(self):
+        if _side_by_side():
+            for _ in range(self.STREAMS):
+                parts = queue.SimpleQueue()
+                self.streams.append((parts, _alongside(_copy_stream, self.run, parts)))
+        return self
+
+    def write(self, part: pd.DataFrame) -> None:
+        if not self.streams:
+            self.parts.append(part)
+            return
+        parts, _stream = self.streams[self.turn % len(self.streams)]
+        parts.put(part)
+        self.turn += 1
+
+    def __exit__(self, kind, error, traceback):
+        for parts, _stream in self.streams:
+            parts.put(_END if error is None else _ABORT)
+        failures = [stream.exception() for _parts, stream in self.streams]  # waits for each
+        if error is None:
+            for failure in failures:
+                if failure is not None:
+                    raise failure
+            if self.parts:
+                _write_rows(self.run, pd.concat(self.parts))
+        return False
+
+
+_END, _ABORT = object(), object()
+
+
+class _Aborted(Exception):
+    """The run failed while a stream was copying: its transaction rolls back."""
+
+
+def _copy_stream(run: ContributionRun, parts: queue.SimpleQueue) -> None:
+    """Copies every slice put on `parts` until _END, in one COPY (see _RowWriter)."""
+    with _copying() as copy:
+        while (part := parts.get()) is not _END:
+            if part is _ABORT:
+                raise _Aborted
+            _copy_rows(copy, _rows(run, part))
+
+
+def _rows(run: ContributionRun, frame: pd.DataFrame) -> pd.DataFrame:
+    """The table's rows, built column-wise (no Python per cell)."""
     out = pd.DataFrame(index=frame.index)
     out["run_id"] = run.pk
     out["customer_id"] = frame.index
@@ -404,18 +486,15 @@ def _write_rows(run: ContributionRun, frame: pd.DataFrame) -> None:
     out.loc[has_reasons, "reasons"] = [
         json.dumps(reasons, ensure_ascii=False) for reasons in frame.loc[has_reasons, "reasons"]
     ]
+    return out
+
+
+def _write_rows(run: ContributionRun, frame: pd.DataFrame) -> None:
+    """The run's rows on this connection: one COPY (PostgreSQL) or INSERTs (SQLite)."""
+    out = _rows(run, frame)
     if connection.vendor == "postgresql":
-        # Two halves, each copied by a connection of its own: PostgreSQL stores (parses,
-        # indexes, checks the keys of) both at once, on the two cores, while Python formats.
-        # Each half commits on its own. Readers never see them before _publish; if one
-        # half fails, the run fails and contribution_recompute deletes the other's rows.
-        middle = len(out) // 2
-        other = _alongside(_copy_rows, out.iloc[middle:])
-        try:
-            _copy_rows(out.iloc[:middle])
-        finally:
-            other.exception()  # waits, even when this half failed
-        other.result()
+        with _copying() as copy:
+            _copy_rows(copy, out)
         return
     for column in ("margin", "revenue_share", "profit_share", "cumulative_profit_share",
                    "discount_rate", "return_rate", "avg_days_late"):  # fmt: skip
@@ -430,12 +509,11 @@ def _write_rows(run: ContributionRun, frame: pd.DataFrame) -> None:
         )
 
 
-def _copy_rows(out: pd.DataFrame) -> None:
-    """Rows into PostgreSQL in one COPY, in one transaction of this thread's connection."""
-    if out.empty:
-        return
+@contextmanager
+def _copying():
+    """A COPY into the contributions, in a transaction of this thread's connection."""
     table = _q(CustomerContribution._meta.db_table)
-    columns = ", ".join(_q(c) for c in out.columns)
+    columns = ", ".join(_q(c) for c in ["run_id", *_COLUMNS])
     # Unquoted empty fields are NULL in CSV; these text columns mean "" instead.
     not_null = ", ".join(_q(c) for c in ("previous_tier", "exclusion_rules", "override"))
     # wrap_database_errors: COPY's errors become Django's (IntegrityError; OperationalError,
@@ -447,9 +525,13 @@ def _copy_rows(out: pd.DataFrame) -> None:
         cursor.execute("SET LOCAL synchronous_commit = off")
         copy = f"COPY {table} ({columns}) FROM STDIN (FORMAT csv, FORCE_NOT_NULL ({not_null}))"
         with cursor.copy(copy) as rows:
-            # In slices: PostgreSQL stores one while Python formats the next.
-            for start in range(0, len(out), _WRITE_ROWS):
-                rows.write(_csv_text(out.iloc[start : start + _WRITE_ROWS]))
+            yield rows
+
+
+def _copy_rows(copy, out: pd.DataFrame) -> None:
+    # In slices: PostgreSQL stores one while Python formats the next.
+    for start in range(0, len(out), _WRITE_ROWS):
+        copy.write(_csv_text(out.iloc[start : start + _WRITE_ROWS]))
 
 
 def _csv_text(out: pd.DataFrame) -> str:
@@ -534,13 +616,17 @@ def _publish(run: ContributionRun, frame, totals, *, duration_ms: int) -> None:
         )
 
 
-def _delete_dead_runs() -> None:
-    """Runs left "running" by a worker that died (we hold the run lock, so none is live):
-    marked failed, their rows deleted. Failed runs stay listed with their error. Runs an
-    earlier run replaced go, with their rows."""
-    dead = ContributionRun.objects.filter(status=ContributionRun.Status.RUNNING)
-    CustomerContribution.objects.filter(run__in=dead).delete()
-    dead.update(status=ContributionRun.Status.FAILED, error="the worker stopped mid-run")
+def _fail_dead_runs() -> None:
+    """Runs left "running" by a worker that died (we hold the run lock, so none is live) are
+    marked failed; their rows go with _delete_dead_rows."""
+    ContributionRun.objects.filter(status=ContributionRun.Status.RUNNING).update(
+        status=ContributionRun.Status.FAILED, error="the worker stopped mid-run"
+    )
+
+
+def _delete_dead_rows() -> None:
+    """The rows of failed runs, which stay listed with their error, and of runs an earlier
+    run replaced, which go too."""
     failed = ContributionRun.objects.filter(status=ContributionRun.Status.FAILED)
     CustomerContribution.objects.filter(run__in=failed).delete()
     replaced = ContributionRun.objects.filter(status=ContributionRun.Status.REPLACED)
