@@ -78,6 +78,7 @@ REFRESH_LOCK_KEY = 0x4B414D44
 def sales_days_refresh() -> int:
     """Sum the days of every stale customer afresh, between the first and last day marked;
     return how many customers that was."""
+    own = not connection.in_atomic_block  # SET LOCAL would outlast a caller's transaction
     with transaction.atomic(), connection.cursor() as cursor:
         postgresql = connection.vendor == "postgresql"
         if postgresql:
@@ -111,8 +112,8 @@ def sales_days_refresh() -> int:
         # Not empty: only a refresh or a TRUNCATE of the lines deletes marks, and both wait
         # for the locks taken above.
         ranges = list(cursor.fetchone())
-        # A big refresh sums millions of lines in one hash table.
-        cursor.execute("SET LOCAL work_mem = '512MB'")
+        if own:  # a big refresh sums millions of lines in one hash table
+            cursor.execute("SET LOCAL work_mem = '512MB'")
         cursor.execute("SELECT COUNT(*) FROM accounts_customer")
         if len(ranges[0]) >= max(FULL_REFRESH_SHARE * cursor.fetchone()[0], FULL_REFRESH_MIN):
             sum_all(cursor)

@@ -297,6 +297,7 @@ def floor_seconds(url: str, as_of: date) -> tuple[float, float, int]:
 # statements from outside (wrappers around the module's functions, an execute wrapper on
 # the connection), without changing the code measured.
 PHASES = """
+import functools
 import time
 from django.db import connection
 from django.core.management import call_command
@@ -305,6 +306,7 @@ from tiers.services import recompute
 phases, statements = [], []
 
 def timed(name, function):
+    @functools.wraps(function)  # the run names its threads after what they run
     def wrapper(*args, **kwargs):
         started = time.perf_counter()
         try:
@@ -331,7 +333,8 @@ with connection.execute_wrapper(sql_timer):
 print(f"PHASE total in-process {time.perf_counter() - started:.2f}")
 for name, seconds in phases:
     print(f"PHASE {name} {seconds:.2f}")
-print(f"SQL {len(statements)} statements, {sum(s for s, _ in statements):.2f} s in all")
+print(f"SQL {len(statements)} statements of the run's own connection (not its threads'), "
+      f"{sum(s for s, _ in statements):.2f} s in all")
 for seconds, sql in sorted(statements, reverse=True)[:6]:
     print(f"SQL {seconds:.2f} {sql[:180]}")
 """

@@ -232,8 +232,8 @@ def test_not_excluded_means_not_flagged_in_the_current_run(world):
 @pytest.mark.parametrize("status", [ContributionRun.Status.RUNNING, ContributionRun.Status.FAILED])
 def test_rows_of_a_run_that_was_not_published_are_not_shown(world, status):
     """Readers never see half a run (SPEC §3, §6). A run writes its rows before it publishes
-    (tiers/services/recompute.py: _RowWriter commits, then _publish), and a failed run's
-    rows stay until the next run starts; the screens only read succeeded runs.
+    (tiers/services/recompute.py: _RowWriter commits, then _publish), and the rows of a run
+    whose worker died stay until the next run; the screens only read succeeded runs.
 
     BUG (reported): `?run=<id>` lists them and the detail route returns them:
     ContributionFilter.qs and ContributionViewSet.filter_queryset do not require a

@@ -6,6 +6,7 @@ import io
 import threading
 from decimal import Decimal
 
+import numpy as np
 import openpyxl
 import pytest
 from django.conf import settings
@@ -364,6 +365,14 @@ def test_rows_copied_by_two_streams_side_by_side_are_every_row_once(monkeypatch,
     assert sorted(stored) == [(f"K{n:05d}", Decimal(n + 1) / 100) for n in range(count)]
     top = CustomerContribution.objects.filter(run=run).order_by("profit_rank")[:3]
     assert [c.customer.code for c in top] == [f"K{n:05d}" for n in range(count - 1, count - 4, -1)]
+    # The float columns too: each share is its revenue over the total, to 6 places.
+    total = count * (count + 1) // 2
+    shares = CustomerContribution.objects.filter(run=run).values_list(
+        "customer__code", "revenue_share", "margin"
+    )
+    assert sorted(shares) == [
+        (f"K{n:05d}", Decimal(f"{(n + 1) / total:.6f}"), Decimal(1)) for n in range(count)
+    ]
 
 
 @pytest.fixture
@@ -383,8 +392,32 @@ def _failed_without_rows(previous: int) -> ContributionRun:
     assert failed.status == ContributionRun.Status.FAILED
     assert not CustomerContribution.objects.filter(run=failed).exists()
     assert ContributionRun.objects.get(is_current=True).pk == previous
-    assert not [t for t in threading.enumerate() if t.name.startswith("recompute")]
+    # The run waited for its threads; each ends a moment after it says it has.
+    threads = [t for t in threading.enumerate() if t.name.startswith("recompute")]
+    for thread in threads:
+        thread.join(timeout=10)
+    assert not [t for t in threads if t.is_alive()]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'COPY %%'")
+        assert cursor.fetchone()[0] == 0
     return failed
+
+
+def _outcomes(monkeypatch) -> list:
+    """How each stream of the runs that follow ended: None (committed) or its error."""
+    outcomes = []
+    copy_stream = recompute._copy_stream
+
+    def recorded(*args):
+        try:
+            copy_stream(*args)
+        except BaseException as error:
+            outcomes.append(error)
+            raise
+        outcomes.append(None)
+
+    monkeypatch.setattr(recompute, "_copy_stream", recorded)
+    return outcomes
 
 
 @needs_two_sessions
@@ -392,9 +425,11 @@ def _failed_without_rows(previous: int) -> ContributionRun:
 @pytest.mark.parametrize("deleted", ["FIRST", "LAST"], ids=["first stream", "second stream"])
 def test_a_stream_that_fails_fails_the_run_and_leaves_none_of_its_rows(four, monkeypatch, deleted):
     """A customer deleted after the run read it: the stream copying its row breaks its key
-    and fails, whichever it is. The run is failed, the other stream's committed rows are
-    gone, the previous run stays current, and the next run completes."""
+    and fails, whichever it is. The other rolls back rather than commit (the streams commit
+    only when both have copied), the run is failed, the previous run stays current, and
+    the next run completes."""
     monkeypatch.setattr(recompute, "_DECIDE_ROWS", 2)
+    outcomes = _outcomes(monkeypatch)
     compute = recompute._compute
 
     def compute_then_delete(**kwargs):
@@ -406,6 +441,7 @@ def test_a_stream_that_fails_fails_the_run_and_leaves_none_of_its_rows(four, mon
     with pytest.raises(IntegrityError, match="violates foreign key"):
         contribution_recompute(as_of=D2)
     assert not Customer.objects.filter(code=deleted).exists()
+    assert sorted(type(outcome).__name__ for outcome in outcomes) == ["IntegrityError", "_Aborted"]
     assert "violates foreign key" in _failed_without_rows(four).error
 
     monkeypatch.undo()
@@ -418,8 +454,10 @@ def test_a_stream_that_fails_fails_the_run_and_leaves_none_of_its_rows(four, mon
 @pytest.mark.django_db(transaction=True)
 def test_a_run_that_fails_while_its_streams_copy_rolls_them_back(four, monkeypatch):
     """The first slice is with a stream when deciding the second fails (a fault injected
-    into the rules): the streams roll back and end, nothing of the run is left."""
+    into the rules): both streams roll back, rather than commit, and end; nothing of the
+    run is left."""
     monkeypatch.setattr(recompute, "_DECIDE_ROWS", 2)
+    outcomes = _outcomes(monkeypatch)
     decide = recompute.decide_tiers
     calls = []
 
@@ -432,7 +470,59 @@ def test_a_run_that_fails_while_its_streams_copy_rolls_them_back(four, monkeypat
     monkeypatch.setattr(recompute, "decide_tiers", decide_then_fail)
     with pytest.raises(RuntimeError, match="second slice"):
         contribution_recompute(as_of=D2)
+    assert [type(outcome) for outcome in outcomes] == [recompute._Aborted] * 2
     assert "second slice" in _failed_without_rows(four).error
+
+
+@needs_two_sessions
+@pytest.mark.django_db(transaction=True)
+def test_a_run_that_fails_starting_its_streams_leaves_no_thread_or_copy_behind(four, monkeypatch):
+    """The second stream cannot start (a fault injected where a thread or a connection
+    could fail): the first, already copying, is stopped and waited for."""
+    started = []
+    stream = recompute._Stream
+
+    def second_fails(*args):
+        if started:
+            raise RuntimeError("no second stream")
+        started.append(stream(*args))
+        return started[-1]
+
+    monkeypatch.setattr(recompute, "_Stream", second_fails)
+    with pytest.raises(RuntimeError, match="no second stream"):
+        contribution_recompute(as_of=D2)
+    assert isinstance(started[0].ended.exception(), recompute._Aborted)
+    assert "no second stream" in _failed_without_rows(four).error
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="SET LOCAL is PostgreSQL's")
+def test_a_run_inside_a_callers_transaction_leaves_its_settings_alone(book):
+    """The run tunes its own transactions (memory for grouping, no WAL wait for its rows);
+    inside a caller's transaction those settings would outlast the run."""
+    contribution_recompute(as_of=D1)
+    with connection.cursor() as cursor:
+        for setting in ("synchronous_commit", "work_mem", "max_parallel_workers_per_gather"):
+            cursor.execute(f"SELECT setting = reset_val FROM pg_settings WHERE name = '{setting}'")
+            assert cursor.fetchone()[0], setting
+
+
+@pytest.mark.parametrize(
+    "value",
+    [0.0, -0.0, 0.275067123, -18.999996, 1 / 400000, 2.5e-6, 0.0000005, 1e-7, 999999.9999995,
+     1e6 + 0.5, -176366841446.142853, 1e12, 5e15, float("inf"), float("-inf")]
+    + [k / 2e6 for k in range(1, 2000, 37)]
+    + [k / 4e5 for k in range(1, 400, 7)],
+)  # fmt: skip
+def test_floats_for_copy_are_what_percent_6f_gives(value):
+    """Millionths with an exponent, or "%.6f" itself where numpy's rounding could differ
+    (ties, big magnitudes): either way the number PostgreSQL stores is "%.6f"'s."""
+    (text,) = recompute._micros(np.array([value]))
+    expected = f"{value:.6f}"
+    if "inf" in expected:
+        assert text == expected
+    else:
+        assert Decimal(text) == Decimal(expected)
+    assert recompute._micros(np.array([np.nan, value]))[0] == ""
 
 
 def _report(run) -> list:

@@ -2,8 +2,9 @@
 
 PostgreSQL's SUM(bigint) accumulates in 128 bits and returns numeric, which cost a sixth of
 the contribution run's aggregation (bench/contribution.py). kam_sum adds with the bigint
-`+` (int8pl): exact, and a sum past 2^63 cents (92 quadrillion yuan) raises "bigint out of
-range" instead of coming out wrong. NULLs are skipped and an all-NULL group is NULL, as
+`+` (int8pl): exact, and a running sum past 2^63 cents (92 quadrillion yuan) raises "bigint
+out of range" instead of coming out wrong (so may a group whose total fits, if a partial sum
+on the way does not: no book of real money comes near). NULLs are skipped and an all-NULL group is NULL, as
 with SUM. SQLite's SUM of integers is already an integer that raises on overflow.
 """
 

@@ -96,20 +96,25 @@ def contribution_recompute(*, as_of: date) -> RunSummary:
         _fail_dead_runs()
         policy = policy_current()
         run = ContributionRun.objects.create(as_of=as_of, policy=policy, started_at=started_at)
+        threads = _Threads()
+        rows = _RowWriter(run, threads)
         try:
             sales_days_refresh()  # the sales days of customers whose lines changed
-            with _RowWriter(run) as rows:
+            with rows:
                 frame, totals = _compute(
-                    as_of=as_of, policy=policy_frozen(policy), write=rows.write
+                    as_of=as_of, policy=policy_frozen(policy), threads=threads, write=rows.write
                 )
             duration_ms = int((time.monotonic() - started) * 1000)
             _publish(run, frame, totals, duration_ms=duration_ms)
         except BaseException as error:
+            # Whatever failed, and wherever: no thread of this run outlives it.
+            rows.abort()
+            threads.wait()
             ContributionRun.objects.filter(pk=run.pk).update(
                 status=ContributionRun.Status.FAILED, error=repr(error)[:2000]
             )
-            # Rows a stream of the writer committed (_RowWriter); if even this fails, the
-            # next run's _delete_dead_rows deletes them.
+            # Rows the writer's streams committed before the failure; if even this fails,
+            # the next run's _delete_dead_rows deletes them.
             CustomerContribution.objects.filter(run=run).delete()
             raise
     summary = RunSummary(
@@ -166,9 +171,9 @@ def _q(name: str) -> str:
     return connection.ops.quote_name(name)
 
 
-def _compute(*, as_of: date, policy: Policy, write) -> tuple[pd.DataFrame, dict]:
+def _compute(*, as_of: date, policy: Policy, threads, write) -> tuple[pd.DataFrame, dict]:
     """Every customer's row; each slice of rows is handed to write() once final."""
-    alongside = _alongside(_beside_the_sales, as_of, policy.window_days)
+    alongside = threads.start(_beside_the_sales, as_of, policy.window_days)
     try:
         return _computed(as_of=as_of, policy=policy, alongside=alongside, write=write)
     finally:
@@ -283,8 +288,10 @@ def _aggregated(sql: str, params: list) -> list:
     """Rows of one aggregation. On PostgreSQL with room to group in memory (the default 4 MB
     spills to disk) and on one core: the two aggregations run side by side, each on a core
     of its own, and parallel workers would only contend with each other."""
+    # Only in a transaction of its own: SET LOCAL would outlast it in a caller's.
+    own = not connection.in_atomic_block
     with transaction.atomic(), connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
+        if connection.vendor == "postgresql" and own:
             cursor.execute("SET LOCAL work_mem = '64MB'")
             cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
         cursor.execute(sql, params)
@@ -329,25 +336,51 @@ def _side_by_side() -> bool:
     )
 
 
-def _alongside(query, *args) -> Future:
-    """query(*args) on a connection of its own, in a thread, while this one goes on (the
-    two aggregations run side by side, then the rows are stored while Python decides and
-    formats); `.result()` waits for it. Called here and now where not _side_by_side()."""
-    future = Future()
-    if not _side_by_side():
-        future.set_result(query(*args))
+class _Threads:
+    """The threads of a run, each with a connection of its own, working while the run's own
+    connection goes on: the two aggregations side by side, then two streams storing the
+    rows while Python decides and formats. The run waits for every one of them, however it
+    ends, before it lets go of its lock."""
+
+    def __init__(self):
+        self.futures = []
+
+    def start(self, work, *args) -> Future:
+        """work(*args) in a thread; `.result()` of the future waits for it. Here and now
+        where not _side_by_side()."""
+        future = Future()
+        self.futures.append(future)
+        if not _side_by_side():
+            try:
+                future.set_result(work(*args))
+            except BaseException as error:
+                future.set_exception(error)
+                raise
+            return future
+
+        def run():
+            result, failure = None, None
+            try:
+                result = work(*args)
+            except BaseException as error:  # handed to whoever waits on the future
+                failure = error
+            try:
+                connection.close()  # this thread's own connection, not the caller's
+            except Exception as error:
+                failure = failure or error
+            if failure is None:
+                future.set_result(result)
+            else:
+                future.set_exception(failure)
+
+        name = f"recompute-{getattr(work, '__name__', 'work').strip('_')}"
+        threading.Thread(target=run, name=name, daemon=True).start()
         return future
 
-    def run():
-        try:
-            future.set_result(query(*args))
-        except BaseException as error:  # handed to whoever waits on .result()
-            future.set_exception(error)
-        finally:
-            connection.close()  # this thread's own connection, not the caller's
-
-    threading.Thread(target=run, name=f"recompute{query.__name__}", daemon=True).start()
-    return future
+    def wait(self) -> None:
+        """Until every thread has ended (their errors are their callers' to raise)."""
+        for future in self.futures:
+            future.exception()
 
 
 def _beside_the_sales(as_of: date, window_days: int) -> tuple:
@@ -421,64 +454,124 @@ _WRITE_ROWS = 10_000  # rows formatted at a time for COPY
 
 
 class _RowWriter:
-    """Writes a run's rows as _computed hands them over. Side by side (_side_by_side), two
-    streams take the slices in turn: each a thread with a connection of its own and one
-    COPY in one transaction, so PostgreSQL stores (parses, indexes, checks the keys of)
-    two slices at once while Python decides and formats the next. Each stream commits on
-    its own when the writer ends, or rolls back if the run failed before then; readers see
-    no row before _publish. Otherwise the slices are written at the end, on this
+    """Writes a run's rows as _computed hands them over.
+
+    Side by side (_side_by_side), two streams take the slices in turn: each a thread with
+    a connection of its own and one COPY in one transaction, so PostgreSQL stores (parses,
+    indexes, checks the keys of) two slices at once while Python decides and formats the
+    next. When every slice is handed over, each stream ends its COPY (the keys are checked
+    then) and waits; only when both have are they told to commit, so a stream that fails
+    takes the other's rows with it. A run that fails tells them to roll back (`abort`),
+    and waits for them. Readers see no row before _publish.
+
+    Otherwise (SQLite, or inside a transaction) the slices are written at the end, on this
     connection."""
 
     STREAMS = 2
 
-    def __init__(self, run: ContributionRun):
+    def __init__(self, run: ContributionRun, threads: _Threads):
         self.run = run
+        self.threads = threads
         self.parts = []  # to write at the end, on this connection
-        self.streams = []  # (queue of slices, future of its thread)
+        self.streams = []
         self.turn = 0
 
     def __enter__(self):
         if _side_by_side():
-            for _ in range(self.STREAMS):
-                parts = queue.SimpleQueue()
-                self.streams.append((parts, _alongside(_copy_stream, self.run, parts)))
+            try:
+                for _ in range(self.STREAMS):
+                    self.streams.append(_Stream(self.run, self.threads))
+            except BaseException:
+                self.abort()
+                raise
         return self
 
     def write(self, part: pd.DataFrame) -> None:
         if not self.streams:
             self.parts.append(part)
             return
-        parts, _stream = self.streams[self.turn % len(self.streams)]
-        parts.put(part)
+        self.streams[self.turn % len(self.streams)].send(part)
         self.turn += 1
 
     def __exit__(self, kind, error, traceback):
-        for parts, _stream in self.streams:
-            parts.put(_END if error is None else _ABORT)
-        failures = [stream.exception() for _parts, stream in self.streams]  # waits for each
-        if error is None:
-            for failure in failures:
-                if failure is not None:
-                    raise failure
-            if self.parts:
-                _write_rows(self.run, pd.concat(self.parts))
+        if error is not None:
+            self.abort()
+            return False
+        try:
+            for stream in self.streams:
+                stream.send(_END)
+            for stream in self.streams:
+                stream.copied.result()  # raises the error of a stream whose COPY failed
+            for stream in self.streams:
+                stream.send(_COMMIT)
+            for stream in self.streams:
+                stream.ended.result()
+        except BaseException:
+            self.abort()
+            raise
+        if self.parts:
+            _write_rows(self.run, pd.concat(self.parts))
         return False
 
+    def abort(self) -> None:
+        """Every stream told to roll back (one that has committed stays so) and waited for.
+        Again and again if need be."""
+        for stream in self.streams:
+            stream.stop.set()
+        for stream in self.streams:
+            stream.ended.exception()  # waits; a stream's own error is not the run's
 
-_END, _ABORT = object(), object()
+
+_END, _COMMIT = object(), object()
 
 
 class _Aborted(Exception):
-    """The run failed while a stream was copying: its transaction rolls back."""
+    """The run stopped its stream, or left it waiting too long: its transaction rolls back."""
 
 
-def _copy_stream(run: ContributionRun, parts: queue.SimpleQueue) -> None:
-    """Copies every slice put on `parts` until _END, in one COPY (see _RowWriter)."""
-    with _copying() as copy:
-        while (part := parts.get()) is not _END:
-            if part is _ABORT:
+class _Stream:
+    """One COPY of a run's rows on a connection of its own (see _RowWriter)."""
+
+    IDLE_SECONDS = 600  # with no word from the run for this long, the stream gives up
+
+    def __init__(self, run: ContributionRun, threads: _Threads):
+        self.parts = queue.SimpleQueue()
+        self.stop = threading.Event()
+        self.copied = Future()
+        self.ended = threads.start(_copy_stream, run, self)
+
+    def send(self, item) -> None:
+        if self.ended.done():  # before it was told to: it failed
+            self.ended.result()
+        self.parts.put(item)
+
+    def next(self):
+        """The next slice, _END or _COMMIT; raises _Aborted when stopped."""
+        waited = 0.0
+        while not self.stop.is_set():
+            try:
+                return self.parts.get(timeout=0.25)
+            except queue.Empty:
+                waited += 0.25
+                if waited >= self.IDLE_SECONDS:
+                    break
+        raise _Aborted
+
+
+def _copy_stream(run: ContributionRun, stream: _Stream) -> None:
+    """A stream's thread: copies the slices it is sent until _END, then commits on _COMMIT."""
+    try:
+        with _copying() as (cursor, sql):
+            with cursor.copy(sql) as copy:
+                while (part := stream.next()) is not _END:
+                    _copy_rows(copy, _rows(run, part))
+            stream.copied.set_result(None)
+            if stream.next() is not _COMMIT:
                 raise _Aborted
-            _copy_rows(copy, _rows(run, part))
+    except BaseException as error:
+        if not stream.copied.done():
+            stream.copied.set_exception(error)
+        raise
 
 
 def _rows(run: ContributionRun, frame: pd.DataFrame) -> pd.DataFrame:
@@ -505,7 +598,7 @@ def _write_rows(run: ContributionRun, frame: pd.DataFrame) -> None:
     """The run's rows on this connection: one COPY (PostgreSQL) or INSERTs (SQLite)."""
     out = _rows(run, frame)
     if connection.vendor == "postgresql":
-        with _copying() as copy:
+        with _copying() as (cursor, sql), cursor.copy(sql) as copy:
             _copy_rows(copy, out)
         return
     for column in ("margin", "revenue_share", "profit_share", "cumulative_profit_share",
@@ -523,21 +616,25 @@ def _write_rows(run: ContributionRun, frame: pd.DataFrame) -> None:
 
 @contextmanager
 def _copying():
-    """A COPY into the contributions, in a transaction of this thread's connection."""
+    """(cursor, COPY statement) into the contributions, in a transaction of this thread's
+    connection."""
     table = _q(CustomerContribution._meta.db_table)
     columns = ", ".join(_q(c) for c in ["run_id", *_COLUMNS])
     # Unquoted empty fields are NULL in CSV; these text columns mean "" instead.
     not_null = ", ".join(_q(c) for c in ("previous_tier", "exclusion_rules", "override"))
     # wrap_database_errors: COPY's errors become Django's (IntegrityError; OperationalError,
     # which the nightly task retries), as any other statement's do.
+    own = not connection.in_atomic_block  # SET LOCAL would outlast a caller's transaction
     with transaction.atomic(), connection.wrap_database_errors, connection.cursor() as cursor:
-        # Not waiting for the WAL to reach the disk: no reader sees these rows before
-        # _publish, whose commit waits for all of it (the WAL is one sequence). A crash
-        # before then loses them and leaves the run "running": the next run fails it.
-        cursor.execute("SET LOCAL synchronous_commit = off")
-        copy = f"COPY {table} ({columns}) FROM STDIN (FORMAT csv, FORCE_NOT_NULL ({not_null}))"
-        with cursor.copy(copy) as rows:
-            yield rows
+        if own:
+            # Not waiting for the WAL to reach the disk: no reader sees these rows before
+            # _publish, whose commit waits for all of it (the WAL is one sequence). A crash
+            # before then loses them and leaves the run "running": the next run fails it.
+            cursor.execute("SET LOCAL synchronous_commit = off")
+        yield (
+            cursor,
+            (f"COPY {table} ({columns}) FROM STDIN (FORMAT csv, FORCE_NOT_NULL ({not_null}))"),
+        )
 
 
 def _copy_rows(copy, out: pd.DataFrame) -> None:
@@ -576,20 +673,27 @@ def _csv_text(out: pd.DataFrame) -> str:
 
 def _micros(values: np.ndarray) -> list[str]:
     """Floats for numeric columns of 6 places (or fewer: PostgreSQL rounds on input), as
-    whole millionths with an exponent ("275067e-6" is 0.275067): rounded as the SQLite
-    path's `.round(6)` rounds, and formatted as integers, three times faster than "%.6f".
-    NaN is an empty field (NULL); magnitudes from 10^12 on (no real margin or share) keep
-    "%.6f", beyond what a 64-bit integer of millionths holds."""
+    "%.6f" gives them (the double rounded to 6 places) but three times faster: as whole
+    millionths with an exponent ("275067e-6" is 0.275067), rounded in numpy. Where that
+    could differ from "%.6f", "%.6f" itself: magnitudes from 10^6 on (no share or rate;
+    a margin that large has an absurd cost), where the product by 10^6 has lost precision,
+    and products within 10^-4 of a half, where its rounding could have tipped it. NaN is
+    an empty field (NULL)."""
     missing = np.isnan(values)
-    huge = ~missing & (np.abs(values) >= 1e12)
-    micros = np.rint(np.where(missing | huge, 0.0, values) * 1e6).astype(np.int64)
+    finite = np.isfinite(values)
+    scaled = np.where(finite, values, 0.0) * 1e6
+    micros = np.rint(scaled)
+    exact = ~missing & (
+        ~finite | (np.abs(values) >= 1e6) | (np.abs(np.abs(scaled - micros) - 0.5) < 1e-4)
+    )
+    micros = np.where(exact, 0.0, micros).astype(np.int64)
     if missing.any():
         texts = [
             "" if m else f"{v}e-6" for v, m in zip(micros.tolist(), missing.tolist(), strict=True)
         ]
     else:
         texts = [f"{v}e-6" for v in micros.tolist()]
-    for i in np.flatnonzero(huge):
+    for i in np.flatnonzero(exact):
         texts[i] = f"{values[i]:.6f}"
     return texts
 
