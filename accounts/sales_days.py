@@ -78,7 +78,8 @@ REFRESH_LOCK_KEY = 0x4B414D44
 def sales_days_refresh() -> int:
     """Sum the days of every stale customer afresh, between the first and last day marked;
     return how many customers that was."""
-    own = not connection.in_atomic_block  # SET LOCAL would outlast a caller's transaction
+    # SET LOCAL would outlast a caller's transaction (an atomic block, or autocommit off).
+    own = not connection.in_atomic_block and connection.get_autocommit()
     with transaction.atomic(), connection.cursor() as cursor:
         postgresql = connection.vendor == "postgresql"
         if postgresql:

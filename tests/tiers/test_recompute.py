@@ -4,6 +4,7 @@ import csv
 import datetime
 import io
 import threading
+import time
 from decimal import Decimal
 
 import numpy as np
@@ -493,6 +494,77 @@ def test_a_run_that_fails_starting_its_streams_leaves_no_thread_or_copy_behind(f
         contribution_recompute(as_of=D2)
     assert isinstance(started[0].ended.exception(), recompute._Aborted)
     assert "no second stream" in _failed_without_rows(four).error
+
+
+class Interrupted(BaseException):
+    """Stands for what may land anywhere in a run: Celery's soft time limit, a Ctrl-C."""
+
+
+@needs_two_sessions
+@pytest.mark.django_db(transaction=True)
+def test_a_thread_that_cannot_start_fails_the_run_instead_of_hanging_it(four, monkeypatch):
+    """The second stream's thread cannot start ("can't start new thread"): the run fails
+    at once, the first stream stopped, nothing waiting on the one that never ran."""
+    start = threading.Thread.start
+    streams = []
+
+    def second_stream_fails(thread):
+        if thread.name == "recompute-copy_stream":
+            streams.append(thread)
+            if len(streams) == 2:
+                raise RuntimeError("can't start new thread")
+        return start(thread)
+
+    monkeypatch.setattr(threading.Thread, "start", second_stream_fails)
+    with pytest.raises(RuntimeError, match="can't start"):
+        contribution_recompute(as_of=D2)
+    monkeypatch.undo()
+    _failed_without_rows(four)
+
+
+@needs_two_sessions
+@pytest.mark.django_db(transaction=True)
+def test_an_interruption_between_starting_a_stream_and_keeping_it_stops_it_at_once(
+    four, monkeypatch
+):
+    """The second stream runs, but the run is interrupted before its writer holds it: the
+    run's stop reaches it anyway, instead of its waiting for a word until it gives up."""
+    monkeypatch.setattr(recompute._Stream, "IDLE_SECONDS", 60)
+    made = []
+    stream = recompute._Stream
+
+    def second_interrupted(*args):
+        made.append(stream(*args))
+        if len(made) == 2:
+            raise Interrupted
+        return made[-1]
+
+    monkeypatch.setattr(recompute, "_Stream", second_interrupted)
+    started = time.monotonic()
+    with pytest.raises(Interrupted):
+        contribution_recompute(as_of=D2)
+    assert time.monotonic() - started < 10
+    assert all(isinstance(s.ended.exception(), recompute._Aborted) for s in made)
+    _failed_without_rows(four)
+
+
+@needs_two_sessions
+@pytest.mark.django_db(transaction=True)
+def test_an_interruption_just_after_publication_leaves_the_run_published(four, monkeypatch):
+    """Published is published: the handler of a failed run does not undo one whose
+    publication committed before the interruption landed."""
+    publish = recompute._publish
+
+    def publish_then_interrupted(*args, **kwargs):
+        publish(*args, **kwargs)
+        raise Interrupted
+
+    monkeypatch.setattr(recompute, "_publish", publish_then_interrupted)
+    with pytest.raises(Interrupted):
+        contribution_recompute(as_of=D2)
+    current = ContributionRun.objects.get(is_current=True)
+    assert current.as_of == D2 and current.status == ContributionRun.Status.SUCCEEDED
+    assert CustomerContribution.objects.filter(run=current).count() == 4
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="SET LOCAL is PostgreSQL's")

@@ -25,7 +25,7 @@ import re
 import threading
 import time
 from concurrent.futures import Future
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import date, timedelta
 from fractions import Fraction
@@ -108,14 +108,17 @@ def contribution_recompute(*, as_of: date) -> RunSummary:
             _publish(run, frame, totals, duration_ms=duration_ms)
         except BaseException as error:
             # Whatever failed, and wherever: no thread of this run outlives it.
-            rows.abort()
+            threads.stop.set()
             threads.wait()
-            ContributionRun.objects.filter(pk=run.pk).update(
-                status=ContributionRun.Status.FAILED, error=repr(error)[:2000]
-            )
-            # Rows the writer's streams committed before the failure; if even this fails,
-            # the next run's _delete_dead_rows deletes them.
-            CustomerContribution.objects.filter(run=run).delete()
+            # Unless it was published (an interruption landing just after _publish): the
+            # database says so, and then the run stands.
+            failed = ContributionRun.objects.filter(
+                pk=run.pk, status=ContributionRun.Status.RUNNING
+            ).update(status=ContributionRun.Status.FAILED, error=repr(error)[:2000])
+            if failed:
+                # Rows the writer's streams committed before the failure; if even this
+                # fails, the next run's _delete_dead_rows deletes them.
+                CustomerContribution.objects.filter(run=run).delete()
             raise
     summary = RunSummary(
         run_id=run.pk,
@@ -289,7 +292,7 @@ def _aggregated(sql: str, params: list) -> list:
     spills to disk) and on one core: the two aggregations run side by side, each on a core
     of its own, and parallel workers would only contend with each other."""
     # Only in a transaction of its own: SET LOCAL would outlast it in a caller's.
-    own = not connection.in_atomic_block
+    own = not connection.in_atomic_block and connection.get_autocommit()
     with transaction.atomic(), connection.cursor() as cursor:
         if connection.vendor == "postgresql" and own:
             cursor.execute("SET LOCAL work_mem = '64MB'")
@@ -340,16 +343,16 @@ class _Threads:
     """The threads of a run, each with a connection of its own, working while the run's own
     connection goes on: the two aggregations side by side, then two streams storing the
     rows while Python decides and formats. The run waits for every one of them, however it
-    ends, before it lets go of its lock."""
+    ends, before it lets go of its lock; `stop`, set when it fails, tells the streams."""
 
     def __init__(self):
-        self.futures = []
+        self.started = []  # (future, thread)
+        self.stop = threading.Event()
 
     def start(self, work, *args) -> Future:
         """work(*args) in a thread; `.result()` of the future waits for it. Here and now
         where not _side_by_side()."""
         future = Future()
-        self.futures.append(future)
         if not _side_by_side():
             try:
                 future.set_result(work(*args))
@@ -374,13 +377,19 @@ class _Threads:
                 future.set_exception(failure)
 
         name = f"recompute-{getattr(work, '__name__', 'work').strip('_')}"
-        threading.Thread(target=run, name=name, daemon=True).start()
+        thread = threading.Thread(target=run, name=name, daemon=True)
+        self.started.append((future, thread))
+        thread.start()
         return future
 
     def wait(self) -> None:
-        """Until every thread has ended (their errors are their callers' to raise)."""
-        for future in self.futures:
-            future.exception()
+        """Until every thread has ended (their errors are their callers' to raise), or
+        was never started (a failure between registering it and starting it)."""
+        for future, thread in self.started:
+            # A thread that started resolves its future, whatever happens in it.
+            while not future.done() and thread.ident is not None:
+                with suppress(TimeoutError):
+                    future.exception(timeout=0.25)
 
 
 def _beside_the_sales(as_of: date, window_days: int) -> tuple:
@@ -516,8 +525,7 @@ class _RowWriter:
     def abort(self) -> None:
         """Every stream told to roll back (one that has committed stays so) and waited for.
         Again and again if need be."""
-        for stream in self.streams:
-            stream.stop.set()
+        self.threads.stop.set()
         for stream in self.streams:
             stream.ended.exception()  # waits; a stream's own error is not the run's
 
@@ -536,7 +544,7 @@ class _Stream:
 
     def __init__(self, run: ContributionRun, threads: _Threads):
         self.parts = queue.SimpleQueue()
-        self.stop = threading.Event()
+        self.stop = threads.stop  # the run's: set when it fails
         self.copied = Future()
         self.ended = threads.start(_copy_stream, run, self)
 
@@ -554,8 +562,8 @@ class _Stream:
             except queue.Empty:
                 waited += 0.25
                 if waited >= self.IDLE_SECONDS:
-                    break
-        raise _Aborted
+                    raise _Aborted(f"no word from the run for {self.IDLE_SECONDS} s") from None
+        raise _Aborted("the run stopped")
 
 
 def _copy_stream(run: ContributionRun, stream: _Stream) -> None:
@@ -567,7 +575,7 @@ def _copy_stream(run: ContributionRun, stream: _Stream) -> None:
                     _copy_rows(copy, _rows(run, part))
             stream.copied.set_result(None)
             if stream.next() is not _COMMIT:
-                raise _Aborted
+                raise _Aborted("told something else than to commit")
     except BaseException as error:
         if not stream.copied.done():
             stream.copied.set_exception(error)
@@ -626,7 +634,8 @@ def _copying():
     not_null = ", ".join(_q(c) for c in ("previous_tier", "exclusion_rules", "override"))
     # wrap_database_errors: COPY's errors become Django's (IntegrityError; OperationalError,
     # which the nightly task retries), as any other statement's do.
-    own = not connection.in_atomic_block  # SET LOCAL would outlast a caller's transaction
+    # SET LOCAL would outlast a caller's transaction (an atomic block, or autocommit off).
+    own = not connection.in_atomic_block and connection.get_autocommit()
     with transaction.atomic(), connection.wrap_database_errors, connection.cursor() as cursor:
         if own:
             # Not waiting for the WAL to reach the disk: no reader sees these rows before
@@ -681,6 +690,7 @@ def _micros(values: np.ndarray) -> list[str]:
     a margin that large has an absurd cost), where the product by 10^6 has lost precision,
     and products within 10^-4 of a half, where its rounding could have tipped it. NaN is
     an empty field (NULL)."""
+    values = values.astype(np.float64, copy=False)
     missing = np.isnan(values)
     finite = np.isfinite(values)
     scaled = np.where(finite, values, 0.0) * 1e6
