@@ -33,6 +33,8 @@ compares the days with the lines after every kind of write, on both databases.
 
 from django.db import connection, migrations, transaction
 
+from kam.transactions import tuned_atomic
+
 LINES = "accounts_salesline"
 DAYS = "accounts_salesday"
 STALE = "accounts_salesdaystale"
@@ -78,9 +80,8 @@ REFRESH_LOCK_KEY = 0x4B414D44
 def sales_days_refresh() -> int:
     """Sum the days of every stale customer afresh, between the first and last day marked;
     return how many customers that was."""
-    # SET LOCAL would outlast a caller's transaction (an atomic block, or autocommit off).
-    own = not connection.in_atomic_block and connection.get_autocommit()
-    with transaction.atomic(), connection.cursor() as cursor:
+    # A big refresh sums millions of lines in one hash table.
+    with tuned_atomic(work_mem="512MB") as cursor:
         postgresql = connection.vendor == "postgresql"
         if postgresql:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [REFRESH_LOCK_KEY])
@@ -113,8 +114,6 @@ def sales_days_refresh() -> int:
         # Not empty: only a refresh or a TRUNCATE of the lines deletes marks, and both wait
         # for the locks taken above.
         ranges = list(cursor.fetchone())
-        if own:  # a big refresh sums millions of lines in one hash table
-            cursor.execute("SET LOCAL work_mem = '512MB'")
         cursor.execute("SELECT COUNT(*) FROM accounts_customer")
         if len(ranges[0]) >= max(FULL_REFRESH_SHARE * cursor.fetchone()[0], FULL_REFRESH_MIN):
             sum_all(cursor)

@@ -304,9 +304,8 @@ def test_huge_margins_and_shares_are_stored(rep):
     assert row(a).margin == Decimal("-18.999996")
 
 
-def test_a_book_bigger_than_one_written_slice_gets_every_row_right():
-    """The run's rows are written in slices (_WRITE_ROWS): none lost or shifted at a seam."""
-    count = 2 * _WRITE_ROWS + 345
+def _customers_with_one_line_each(count: int) -> None:
+    """K00000, K00001, …: customer n bought (n + 1) cents on D1."""
     customers = Customer.objects.bulk_create(
         [Customer(code=f"K{n:05d}", name=f"客户{n}") for n in range(count)]
     )
@@ -315,6 +314,12 @@ def test_a_book_bigger_than_one_written_slice_gets_every_row_right():
                   revenue=Decimal(n + 1) / 100, cost=0, discount=0)
         for n, c in enumerate(customers)
     )  # fmt: skip
+
+
+def test_a_book_bigger_than_one_written_slice_gets_every_row_right():
+    """The run's rows are written in slices (_WRITE_ROWS): none lost or shifted at a seam."""
+    count = 2 * _WRITE_ROWS + 345
+    _customers_with_one_line_each(count)
     run = ContributionRun.objects.get(pk=contribution_recompute(as_of=D1).run_id)
     stored = dict(
         CustomerContribution.objects.filter(run=run).values_list("customer__code", "revenue")
@@ -352,14 +357,7 @@ def test_rows_copied_by_two_streams_side_by_side_are_every_row_once(monkeypatch,
     belongs."""
     monkeypatch.setattr(recompute, "_DECIDE_ROWS", decide_rows)
     count = 2 * _WRITE_ROWS + 345
-    customers = Customer.objects.bulk_create(
-        [Customer(code=f"K{n:05d}", name=f"客户{n}") for n in range(count)]
-    )
-    SalesLine.objects.bulk_create(
-        SalesLine(customer=c, order_ref=f"SO-{n}", line_no=1, order_date=D1, quantity=1,
-                  revenue=Decimal(n + 1) / 100, cost=0, discount=0)
-        for n, c in enumerate(customers)
-    )  # fmt: skip
+    _customers_with_one_line_each(count)
     run = ContributionRun.objects.get(pk=contribution_recompute(as_of=D1).run_id)
     assert run.is_current and run.customer_count == count
     stored = CustomerContribution.objects.filter(run=run).values_list("customer__code", "revenue")

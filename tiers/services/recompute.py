@@ -38,6 +38,7 @@ from django.utils import timezone
 from accounts.models import Customer, Receivable, SalesDay
 from accounts.sales_days import sales_days_refresh
 from kam.money import from_cents
+from kam.transactions import own_transaction, tuned_atomic
 from tiers.models import ContributionRun, CustomerContribution, TierPolicy
 from tiers.services.pareto import pareto_tiers
 from tiers.services.publication import overrides_apply, policy_current, publish_lock
@@ -291,12 +292,7 @@ def _aggregated(sql: str, params: list) -> list:
     """Rows of one aggregation. On PostgreSQL with room to group in memory (the default 4 MB
     spills to disk) and on one core: the two aggregations run side by side, each on a core
     of its own, and parallel workers would only contend with each other."""
-    # Only in a transaction of its own: SET LOCAL would outlast it in a caller's.
-    own = not connection.in_atomic_block and connection.get_autocommit()
-    with transaction.atomic(), connection.cursor() as cursor:
-        if connection.vendor == "postgresql" and own:
-            cursor.execute("SET LOCAL work_mem = '64MB'")
-            cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
+    with tuned_atomic(work_mem="64MB", max_parallel_workers_per_gather="0") as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
 
@@ -332,11 +328,7 @@ def _side_by_side() -> bool:
     """Whether other connections may work beside this one: on PostgreSQL, and not where
     this connection is inside a transaction (tests in one, or autocommit turned off): the
     others would not see its uncommitted rows. SQLite has one writer: nothing to gain."""
-    return (
-        connection.vendor == "postgresql"
-        and not connection.in_atomic_block
-        and connection.get_autocommit()
-    )
+    return connection.vendor == "postgresql" and own_transaction()
 
 
 class _Threads:
@@ -632,16 +624,12 @@ def _copying():
     columns = ", ".join(_q(c) for c in ["run_id", *_COLUMNS])
     # Unquoted empty fields are NULL in CSV; these text columns mean "" instead.
     not_null = ", ".join(_q(c) for c in ("previous_tier", "exclusion_rules", "override"))
-    # wrap_database_errors: COPY's errors become Django's (IntegrityError; OperationalError,
-    # which the nightly task retries), as any other statement's do.
-    # SET LOCAL would outlast a caller's transaction (an atomic block, or autocommit off).
-    own = not connection.in_atomic_block and connection.get_autocommit()
-    with transaction.atomic(), connection.wrap_database_errors, connection.cursor() as cursor:
-        if own:
-            # Not waiting for the WAL to reach the disk: no reader sees these rows before
-            # _publish, whose commit waits for all of it (the WAL is one sequence). A crash
-            # before then loses them and leaves the run "running": the next run fails it.
-            cursor.execute("SET LOCAL synchronous_commit = off")
+    # Not waiting for the WAL to reach the disk: no reader sees these rows before _publish,
+    # whose commit waits for all of it (the WAL is one sequence). A crash before then loses
+    # them and leaves the run "running": the next run fails it. wrap_database_errors:
+    # COPY's errors become Django's (IntegrityError; OperationalError, which the nightly
+    # task retries), as any other statement's do.
+    with tuned_atomic(synchronous_commit="off") as cursor, connection.wrap_database_errors:
         yield (
             cursor,
             (f"COPY {table} ({columns}) FROM STDIN (FORMAT csv, FORCE_NOT_NULL ({not_null}))"),

@@ -39,11 +39,6 @@ def is_candidate(profit_tier: str, revenue_tier: str) -> bool:
     return profit_tier in ("A", "B") or revenue_tier == "A"
 
 
-def lowest(*tiers: str) -> str:
-    """The lowest of tiers (A is highest): letters sort the right way round."""
-    return max(tiers)
-
-
 def decide_tiers(
     customers: pd.DataFrame, *, company_revenue: int, company_profit: int, policy: Policy
 ) -> pd.DataFrame:
